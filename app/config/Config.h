@@ -1,0 +1,71 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <string>
+
+namespace heimdallr::config {
+
+/// Listening socket and thread layout. Plain data, not thread-safe; built once at start-up.
+struct ServerConfig {
+  std::string host = "0.0.0.0";
+  /// 0 asks the kernel for a free port (tests read the bound port back from the server).
+  int port = 8000;
+  /// 0 means one I/O loop per core.
+  int ioThreads = 0;
+  /// Acceptor threads only: they accept TCP connections and hand them to the I/O loops. HTTP is
+  /// served on the I/O loops so that keep-alive clients never park one of these threads.
+  int httpThreads = 1;
+  /// Empty means "hostname-pid", decided by the app; otherwise 1-64 of [A-Za-z0-9_.-]. Bus
+  /// messages carry it so a node never delivers its own message twice.
+  std::string nodeId;
+  /// Reserved for graceful drain: how long a shutdown waits for sessions to close.
+  std::chrono::seconds drainTimeout{10};
+};
+
+/// Per-connection and global resource limits. Plain data, not thread-safe.
+struct LimitsConfig {
+  std::size_t maxMessageBytes = 65536;
+  std::size_t maxConnections = 100000;
+  /// Bytes of queued outbound frames per session; past it the session is closed.
+  std::size_t sendQueueBytes = 1048576;
+  /// 0 disables. After this long without traffic a ping is sent; if nothing (pong or any frame)
+  /// arrives within another idleTimeout, the connection is closed.
+  std::chrono::seconds idleTimeout{60};
+  std::size_t maxHeaderBytes = 8192;
+  std::chrono::milliseconds handshakeTimeout{10000};
+};
+
+/// Which bus plugin to load and its options. Plain data, not thread-safe.
+struct BusConfig {
+  /// "inmem" or "redis".
+  std::string plugin = "inmem";
+  /// Relative paths are relative to the current working directory, not to the config file.
+  std::string pluginDir = "build/plugins";
+  /// The scalars under `bus.<plugin>` for the chosen plugin only, keyed relative to that section
+  /// ("host", "port"). Kept as text because only the plugin knows its schema and validates it.
+  std::map<std::string, std::string> options;
+};
+
+struct LogConfig {
+  /// One of trace, debug, information, notice, warning, error, critical, fatal, none (the POCO
+  /// level names, so the value can be handed to Poco::Logger as is).
+  std::string level = "information";
+};
+
+struct WebConfig {
+  /// Directory of static files for the demo page.
+  std::string root = "web";
+};
+
+/// Every typed setting, with its default. Plain data, not thread-safe; load it with loadConfig().
+struct Config {
+  ServerConfig server;
+  LimitsConfig limits;
+  BusConfig bus;
+  LogConfig log;
+  WebConfig web;
+};
+
+}  // namespace heimdallr::config

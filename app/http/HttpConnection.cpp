@@ -1,0 +1,157 @@
+#include "http/HttpConnection.h"
+
+#include <Poco/MemoryStream.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/URI.h>
+
+#include <memory>
+
+#include "http/HttpResponse.h"
+#include "http/StatusEndpoints.h"
+#include "http/WebSocketHandshake.h"
+#include "room/RoomId.h"
+#include "ws/WsSession.h"
+
+namespace heimdallr::http {
+
+namespace {
+constexpr std::string_view kHeaderEnd = "\r\n\r\n";
+}
+
+HttpConnection::HttpConnection(server::ServerContext& context, net::Connection& connection)
+    : context_(context), connection_(connection), lastActivityMs_(connection.loop().nowMs()) {}
+
+void HttpConnection::onData(net::Connection&, const char* data, size_t size) {
+  lastActivityMs_ = connection_.loop().nowMs();
+  if (buffer_.empty()) requestStartMs_ = lastActivityMs_;
+  buffer_.append(data, size);
+  serveBufferedRequests();
+}
+
+// Slowloris defence: a request must be complete within limits.handshake_timeout_ms of its first
+// byte; an idle keep-alive connection is closed after the idle timeout.
+void HttpConnection::onTick(net::Connection&, uint64_t nowMs) {
+  const auto& limits = context_.config.limits;
+  if (!buffer_.empty()) {
+    if (nowMs - requestStartMs_ >= static_cast<uint64_t>(limits.handshakeTimeout.count())) {
+      reply(makeErrorResponse(408, "request not completed in time", false), false);
+    }
+    return;
+  }
+  uint64_t idleMs = static_cast<uint64_t>(limits.handshakeTimeout.count());
+  if (servedAny_) {
+    idleMs = limits.idleTimeout.count() > 0
+                 ? static_cast<uint64_t>(limits.idleTimeout.count()) * 1000
+                 : kDefaultKeepAliveMs;
+  }
+  if (nowMs - lastActivityMs_ >= idleMs) connection_.close(nullptr, false, kCloseLingerMs);
+}
+
+void HttpConnection::serveBufferedRequests() {
+  const size_t maxHeader = context_.config.limits.maxHeaderBytes;
+  while (connection_.state() == net::Connection::State::kOpen && !buffer_.empty()) {
+    const size_t end = buffer_.find(kHeaderEnd);
+    if (end == std::string::npos) {
+      if (buffer_.size() > maxHeader) {
+        reply(makeErrorResponse(431, "request header too large", false), false);
+      }
+      return;
+    }
+    const size_t requestBytes = end + kHeaderEnd.size();
+    if (requestBytes > maxHeader) {
+      reply(makeErrorResponse(431, "request header too large", false), false);
+      return;
+    }
+    Poco::Net::HTTPRequest request;
+    try {
+      Poco::MemoryInputStream in(buffer_.data(), requestBytes);
+      request.read(in);
+    } catch (const Poco::Exception& e) {
+      reply(makeErrorResponse(400, "malformed request: " + e.message(), false), false);
+      return;
+    }
+    // A body we do not read would desynchronise the stream: answer, then close.
+    const bool hasBody = (request.hasContentLength() && request.getContentLength64() > 0) ||
+                         request.getChunkedTransferEncoding();
+    const bool keepAlive = request.getKeepAlive() && !hasBody;
+    servedAny_ = true;
+    if (!serve(request, requestBytes, keepAlive)) return;
+    buffer_.erase(0, requestBytes);
+    requestStartMs_ = lastActivityMs_;
+  }
+}
+
+bool HttpConnection::serve(const Poco::Net::HTTPRequest& request, size_t requestBytes,
+                           bool keepAlive) {
+  const std::string& method = request.getMethod();
+  const bool head = method == Poco::Net::HTTPRequest::HTTP_HEAD;
+  if (method != Poco::Net::HTTPRequest::HTTP_GET && !head) {
+    reply(makeErrorResponse(405, "method not allowed", keepAlive, {{"Allow", "GET, HEAD"}}),
+          keepAlive);
+    return keepAlive;
+  }
+  std::string path;
+  try {
+    path = Poco::URI(request.getURI()).getPath();
+  } catch (const Poco::Exception&) {
+    reply(makeErrorResponse(400, "malformed request target", false), false);
+    return false;
+  }
+
+  if (path == "/health" || path == "/stats") {
+    const StatusReply status = path == "/health" ? healthReply(context_) : statsReply(context_);
+    reply(makeHttpResponse(status.status, "application/json", status.json, keepAlive, {}, head),
+          keepAlive);
+    return keepAlive;
+  }
+  const std::string roomId = path.size() > 1 ? path.substr(1) : std::string();
+  if (!room::isValidRoomId(roomId)) {
+    reply(makeErrorResponse(404, "not found", keepAlive), keepAlive);
+    return keepAlive;
+  }
+  if (!wantsWebSocketUpgrade(request)) {
+    reply(makeErrorResponse(426, "this is a WebSocket endpoint", keepAlive,
+                            {{"Upgrade", "websocket"}, {"Connection", "Upgrade"}}),
+          keepAlive);
+    return keepAlive;
+  }
+  return upgrade(request, roomId, requestBytes);
+}
+
+bool HttpConnection::upgrade(const Poco::Net::HTTPRequest& request, const std::string& roomId,
+                             size_t requestBytes) {
+  const HandshakeVerdict verdict = checkWebSocketHandshake(request);
+  if (!verdict.ok()) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (verdict.status == 426) headers.emplace_back("Sec-WebSocket-Version", "13");
+    reply(makeErrorResponse(verdict.status, verdict.reason, false, headers), false);
+    return false;
+  }
+  if (context_.draining.load()) {
+    reply(makeErrorResponse(503, "draining", false), false);
+    return false;
+  }
+  if (context_.sessions.load() >= static_cast<int64_t>(context_.config.limits.maxConnections)) {
+    reply(makeErrorResponse(503, "too many connections", false), false);
+    return false;
+  }
+  connection_.send(switchingProtocolsResponse(request.get("Sec-WebSocket-Key")));
+  // Bytes behind the handshake already belong to the WebSocket stream. This object is retired
+  // by upgrade() but stays alive until the current onData returns, so buffer_ remains valid.
+  const char* pending = buffer_.data() + requestBytes;
+  const size_t pendingSize = buffer_.size() - requestBytes;
+  connection_.upgrade(std::make_unique<ws::WsSession>(context_, connection_, roomId), pending,
+                      pendingSize);
+  return false;
+}
+
+void HttpConnection::reply(std::string&& response, bool keepAlive) {
+  if (keepAlive) {
+    connection_.send(std::move(response));
+  } else {
+    connection_.close(net::makeSharedBuffer(std::move(response)), false, kCloseLingerMs);
+  }
+}
+
+}  // namespace heimdallr::http

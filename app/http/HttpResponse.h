@@ -1,0 +1,21 @@
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace heimdallr::http {
+
+/// A complete HTTP/1.1 response, serialized by Poco::Net::HTTPResponse. Thread-safe (pure).
+/// `extraHeaders` are added as given; Content-Length is always set so keep-alive works.
+std::string makeHttpResponse(
+    int status, const std::string& contentType, const std::string& body, bool keepAlive,
+    const std::vector<std::pair<std::string, std::string>>& extraHeaders = {},
+    bool headOnly = false);
+
+/// A JSON error body: {"error": reason}.
+std::string makeErrorResponse(
+    int status, const std::string& reason, bool keepAlive,
+    const std::vector<std::pair<std::string, std::string>>& extraHeaders = {});
+
+}  // namespace heimdallr::http

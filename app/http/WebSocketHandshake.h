@@ -1,0 +1,30 @@
+#pragma once
+
+#include <Poco/Net/HTTPRequest.h>
+
+#include <string>
+
+namespace heimdallr::http {
+
+/// The server half of the RFC 6455 opening handshake. Pure functions: thread-safe.
+
+/// True when the request asks for a WebSocket upgrade (an `Upgrade: websocket` header).
+bool wantsWebSocketUpgrade(const Poco::Net::HTTPRequest& request);
+
+struct HandshakeVerdict {
+  int status = 0;      // 0: acceptable; otherwise the HTTP status to refuse with
+  std::string reason;  // for the refusal body
+  bool ok() const { return status == 0; }
+};
+
+/// Checks method, Connection, Sec-WebSocket-Version (13, else 426 with the version header) and
+/// Sec-WebSocket-Key (base64 of 16 bytes, else 400).
+HandshakeVerdict checkWebSocketHandshake(const Poco::Net::HTTPRequest& request);
+
+/// base64(SHA-1(key + RFC 6455 GUID)), with POCO's SHA1Engine and Base64Encoder.
+std::string webSocketAcceptKey(const std::string& clientKey);
+
+/// The complete `101 Switching Protocols` response.
+std::string switchingProtocolsResponse(const std::string& clientKey);
+
+}  // namespace heimdallr::http

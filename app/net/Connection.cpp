@@ -1,0 +1,187 @@
+#include "net/Connection.h"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace heimdallr::net {
+
+namespace {
+constexpr size_t kMaxIovecs = 64;     // frames per sendmsg; IOV_MAX is 1024
+constexpr int kMaxReadsPerEvent = 4;  // then yield to the other sockets of the loop
+constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP;
+}  // namespace
+
+Connection::Connection(IoLoop& loop, int fd, std::string peer, size_t sendQueueLimit)
+    : loop_(loop), fd_(fd), peer_(std::move(peer)), sendQueueLimit_(sendQueueLimit) {}
+
+Connection::~Connection() { ::close(fd_); }
+
+void Connection::start(std::unique_ptr<Protocol> protocol) {
+  protocol_ = std::move(protocol);
+  loop_.watch(fd_, kReadEvents, this);
+}
+
+void Connection::upgrade(std::unique_ptr<Protocol> protocol, const char* pending, size_t size) {
+  retired_ = std::move(protocol_);
+  protocol_ = std::move(protocol);
+  if (size > 0 && state_ == State::kOpen) protocol_->onData(*this, pending, size);
+}
+
+bool Connection::send(SharedBuffer bytes) {
+  if (state_ != State::kOpen) return true;  // closing: nobody will read it anyway
+  if (queuedBytes_ + bytes->size() > sendQueueLimit_) return false;
+  queuedBytes_ += bytes->size();
+  queue_.push_back(std::move(bytes));
+  if (!flushScheduled_ && !wantWrite_) {
+    flushScheduled_ = true;
+    loop_.scheduleFlush(this);
+  }
+  return true;
+}
+
+void Connection::close(SharedBuffer lastWords, bool discardQueued, uint64_t lingerMs) {
+  if (state_ != State::kOpen) return;
+  if (discardQueued && !queue_.empty()) {
+    // Keep a frame already partly on the wire, or the peer would see a torn frame.
+    SharedBuffer partial = headOffset_ > 0 ? queue_.front() : nullptr;
+    queue_.clear();
+    queuedBytes_ = 0;
+    if (partial) {
+      queuedBytes_ = partial->size() - headOffset_;
+      queue_.push_back(std::move(partial));
+    }
+  }
+  if (lastWords) {
+    queuedBytes_ += lastWords->size();
+    queue_.push_back(std::move(lastWords));
+  }
+  state_ = State::kClosing;
+  lingerDeadlineMs_ = loop_.nowMs() + lingerMs;
+  enterClosing();
+  if (!flushScheduled_ && !wantWrite_) {
+    flushScheduled_ = true;
+    loop_.scheduleFlush(this);
+  }
+}
+
+void Connection::abort() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  queue_.clear();
+  queuedBytes_ = 0;
+  loop_.unwatch(fd_);
+  enterClosing();
+  loop_.destroyConnection(this);
+}
+
+void Connection::enterClosing() {
+  if (closingQueued_) return;
+  closingQueued_ = true;
+  loop_.scheduleClosing(this);
+}
+
+void Connection::notifyClosing() {
+  if (closingNotified_ || !protocol_) return;
+  closingNotified_ = true;
+  protocol_->onClosing(*this);
+}
+
+void Connection::tick(uint64_t nowMs) {
+  if (state_ == State::kClosing && nowMs >= lingerDeadlineMs_) {
+    // The peer neither read our last words nor hung up: reset, so the kernel frees the
+    // socket's buffers now instead of retrying for minutes.
+    linger hard{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    abort();
+    return;
+  }
+  if (state_ == State::kOpen) protocol_->onTick(*this, nowMs);
+}
+
+void Connection::onIoEvent(uint32_t events) {
+  if (state_ == State::kClosed) return;  // aborted earlier in this iteration
+  if (events & EPOLLERR) {
+    abort();
+    return;
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) readAvailable();
+  if (state_ != State::kClosed && (events & EPOLLOUT)) flush();
+}
+
+void Connection::readAvailable() {
+  char* buffer = loop_.readBuffer();
+  for (int i = 0; i < kMaxReadsPerEvent && state_ != State::kClosed; ++i) {
+    const ssize_t n = ::recv(fd_, buffer, IoLoop::kReadBufferSize, 0);
+    if (n > 0) {
+      if (state_ == State::kOpen) protocol_->onData(*this, buffer, static_cast<size_t>(n));
+      retired_.reset();
+      if (static_cast<size_t>(n) < IoLoop::kReadBufferSize) return;  // drained
+      continue;
+    }
+    if (n == 0) {  // EOF: the peer hung up (after our close frame, or rudely)
+      abort();
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) abort();
+    return;
+  }
+}
+
+void Connection::setWantWrite(bool want) {
+  if (want == wantWrite_ || state_ == State::kClosed) return;
+  wantWrite_ = want;
+  loop_.rewatch(fd_, want ? kReadEvents | EPOLLOUT : kReadEvents, this);
+}
+
+// Loop thread, at the end of an iteration or on EPOLLOUT. Everything queued since the last pass
+// leaves in as few sendmsg calls as the kernel's buffer allows.
+void Connection::flush() {
+  flushScheduled_ = false;
+  if (state_ == State::kClosed) return;
+  iovec iov[kMaxIovecs];
+  while (!queue_.empty()) {
+    size_t count = 0;
+    for (auto it = queue_.begin(); it != queue_.end() && count < kMaxIovecs; ++it, ++count) {
+      const size_t offset = count == 0 ? headOffset_ : 0;
+      iov[count].iov_base = const_cast<char*>((*it)->data() + offset);
+      iov[count].iov_len = (*it)->size() - offset;
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = count;
+    ssize_t written = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        setWantWrite(true);
+        return;
+      }
+      abort();  // EPIPE, ECONNRESET: the peer is gone
+      return;
+    }
+    queuedBytes_ -= static_cast<size_t>(written);
+    while (written > 0) {
+      const size_t left = queue_.front()->size() - headOffset_;
+      if (static_cast<size_t>(written) >= left) {
+        written -= static_cast<ssize_t>(left);
+        queue_.pop_front();
+        headOffset_ = 0;
+      } else {
+        headOffset_ += static_cast<size_t>(written);
+        written = 0;
+      }
+    }
+  }
+  setWantWrite(false);
+  if (state_ == State::kClosing && !halfClosed_) {
+    // Our last words are out: half-close and wait (until the linger deadline) for the peer's EOF.
+    halfClosed_ = true;
+    ::shutdown(fd_, SHUT_WR);
+  }
+}
+
+}  // namespace heimdallr::net

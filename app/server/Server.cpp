@@ -1,0 +1,74 @@
+#include "server/Server.h"
+
+#include <chrono>
+#include <thread>
+
+#include "http/HttpConnection.h"
+#include "net/Connection.h"
+
+namespace heimdallr::server {
+
+namespace {
+std::vector<net::IoLoop*> rawLoops(const std::vector<std::unique_ptr<net::IoLoop>>& loops) {
+  std::vector<net::IoLoop*> raw;
+  for (const auto& loop : loops) raw.push_back(loop.get());
+  return raw;
+}
+}  // namespace
+
+Server::Server(const config::Config& config, std::string nodeId, bus::Bus& bus) : config_(config) {
+  int loopCount = config.server.ioThreads;
+  if (loopCount <= 0)
+    loopCount = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < loopCount; ++i) loops_.push_back(std::make_unique<net::IoLoop>(i));
+  hub_ = std::make_unique<room::RoomHub>(rawLoops(loops_), bus, nodeId, directory_);
+  context_.reset(new ServerContext{config, nodeId, bus, *hub_, directory_, rawLoops(loops_)});
+  acceptor_ = std::make_unique<net::Acceptor>(
+      config.server.host, static_cast<uint16_t>(config.server.port), config.server.httpThreads,
+      [this](int fd, std::string peer) { adopt(fd, std::move(peer)); });
+}
+
+Server::~Server() { stop(0); }
+
+void Server::start() {
+  for (auto& loop : loops_) loop->start();
+  started_ = true;
+  acceptor_->start();
+  context_->ready = true;
+}
+
+// Acceptor thread: round-robin over the loops; the connection is created on its loop's thread.
+void Server::adopt(int fd, std::string peer) {
+  net::IoLoop& loop = *loops_[nextLoop_.fetch_add(1, std::memory_order_relaxed) % loops_.size()];
+  const size_t queueLimit = config_.limits.sendQueueBytes;
+  loop.post([this, &loop, fd, peer = std::move(peer), queueLimit]() mutable {
+    auto& connection =
+        loop.adopt(std::make_unique<net::Connection>(loop, fd, std::move(peer), queueLimit));
+    connection.start(std::make_unique<http::HttpConnection>(*context_, connection));
+  });
+}
+
+size_t Server::openConnections() const {
+  size_t total = 0;
+  for (const auto& loop : loops_) total += loop->connectionCount();
+  return total;
+}
+
+void Server::stop(uint64_t graceMs) {
+  if (stopped_) return;
+  stopped_ = true;
+  context_->draining = true;
+  acceptor_->stop();
+  if (!started_) return;
+  for (auto& loop : loops_) {
+    net::IoLoop* raw = loop.get();
+    raw->post([raw] { raw->forEachConnection([](net::Connection& c) { c.shutdown(); }); });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(graceMs);
+  while (openConnections() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (auto& loop : loops_) loop->stop();
+}
+
+}  // namespace heimdallr::server

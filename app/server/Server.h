@@ -1,0 +1,51 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/Config.h"
+#include "heimdallr/bus/Bus.h"
+#include "net/Acceptor.h"
+#include "net/IoLoop.h"
+#include "room/RoomDirectory.h"
+#include "room/RoomHub.h"
+#include "server/ServerContext.h"
+
+namespace heimdallr::server {
+
+/// One heimdallr node: the I/O loops, the acceptor feeding them, and the room hub on the bus.
+/// start() and stop() are called on the main thread; everything else runs on the loops.
+class Server {
+ public:
+  Server(const config::Config& config, std::string nodeId, bus::Bus& bus);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// Starts the loops and binds the listening socket; throws Poco::Exception if it cannot bind.
+  void start();
+  /// Refuses new work, says goodbye to every client (1001), waits up to `graceMs` for them to
+  /// go, then stops the loops. Idempotent.
+  void stop(uint64_t graceMs = 2000);
+
+  uint16_t port() const { return acceptor_->port(); }
+  std::string host() const { return acceptor_->host(); }
+  ServerContext& context() { return *context_; }
+
+ private:
+  void adopt(int fd, std::string peer);  // acceptor thread
+  size_t openConnections() const;
+
+  const config::Config& config_;
+  std::vector<std::unique_ptr<net::IoLoop>> loops_;
+  room::RoomDirectory directory_;
+  std::unique_ptr<room::RoomHub> hub_;
+  std::unique_ptr<ServerContext> context_;
+  std::unique_ptr<net::Acceptor> acceptor_;
+  std::atomic<size_t> nextLoop_{0};
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace heimdallr::server

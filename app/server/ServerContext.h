@@ -1,0 +1,30 @@
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "config/Config.h"
+#include "heimdallr/bus/Bus.h"
+#include "net/IoLoop.h"
+#include "room/RoomDirectory.h"
+#include "room/RoomHub.h"
+
+namespace heimdallr::server {
+
+/// Node-wide state that the HTTP and WebSocket protocols need. Thread-safe: the references are
+/// fixed for the server's life and the counters are atomics.
+struct ServerContext {
+  const config::Config& config;
+  const std::string nodeId;
+  bus::Bus& bus;
+  room::RoomHub& hub;
+  room::RoomDirectory& directory;
+  const std::vector<net::IoLoop*> loops;
+
+  std::atomic<bool> ready{false};     // listening, loops and bus started
+  std::atomic<bool> draining{false};  // shutting down: /health says 503, upgrades refused
+  std::atomic<int64_t> sessions{0};   // open WebSocket sessions on this node
+};
+
+}  // namespace heimdallr::server

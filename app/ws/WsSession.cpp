@@ -1,0 +1,79 @@
+#include "ws/WsSession.h"
+
+#include "ws/CloseCode.h"
+#include "ws/FrameEncoder.h"
+
+namespace heimdallr::ws {
+
+WsSession::WsSession(server::ServerContext& context, net::Connection& connection,
+                     std::string roomId)
+    : context_(context),
+      connection_(connection),
+      roomId_(std::move(roomId)),
+      decoder_(Role::kServer, context.config.limits.maxMessageBytes),
+      lastActivityMs_(connection.loop().nowMs()) {
+  ++context_.sessions;
+  context_.hub.join(*this);
+  joined_ = true;
+}
+
+WsSession::~WsSession() { --context_.sessions; }
+
+void WsSession::onData(net::Connection&, const char* data, size_t size) {
+  lastActivityMs_ = connection_.loop().nowMs();
+  pingOutstanding_ = false;  // any traffic proves the peer is alive
+  if (auto error = decoder_.feed(data, size, *this)) closeWith(error.closeCode, error.reason);
+}
+
+void WsSession::onTick(net::Connection&, uint64_t nowMs) {
+  const uint64_t idleMs = static_cast<uint64_t>(context_.config.limits.idleTimeout.count()) * 1000;
+  if (idleMs == 0) return;
+  if (pingOutstanding_) {
+    if (nowMs - pingSentMs_ >= idleMs) closeWith(close_code::kIdleTimeout, "idle timeout");
+  } else if (nowMs - lastActivityMs_ >= idleMs) {
+    pingOutstanding_ = true;
+    pingSentMs_ = nowMs;
+    connection_.send(encodeFrame(Opcode::kPing, {}));
+  }
+}
+
+// End of a loop iteration, outside any fan-out: safe to leave the room's member list.
+void WsSession::onClosing(net::Connection&) {
+  if (joined_) {
+    joined_ = false;
+    context_.hub.leave(*this);
+  }
+}
+
+void WsSession::onShutdown(net::Connection&) {
+  closeWith(close_code::kGoingAway, "server shutting down");
+}
+
+// Fan-out hot path: one shared frame, no copy, no lock.
+void WsSession::deliver(const net::SharedBuffer& frame) {
+  if (!connection_.send(frame)) {
+    closeWith(close_code::kSlowConsumer, "slow consumer", /*discardQueued=*/true);
+  }
+}
+
+void WsSession::onMessage(Opcode opcode, std::string&& payload) {
+  if (connection_.state() != net::Connection::State::kOpen) return;
+  context_.hub.publish(*this, opcode, std::move(payload));
+}
+
+void WsSession::onPing(std::string_view payload) {
+  connection_.send(encodeFrame(Opcode::kPong, payload));
+}
+
+void WsSession::onPong(std::string_view) {}
+
+// The peer started the close handshake: echo its code (RFC 6455 §5.5.1; an empty close is
+// answered with an empty one) and hang up.
+void WsSession::onClose(uint16_t code, std::string_view) { closeWith(code, {}); }
+
+void WsSession::closeWith(uint16_t code, std::string_view reason, bool discardQueued) {
+  connection_.close(net::makeSharedBuffer(encodeClose(code, reason)), discardQueued,
+                    kCloseLingerMs);
+}
+
+}  // namespace heimdallr::ws

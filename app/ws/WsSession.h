@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "net/Connection.h"
+#include "net/Protocol.h"
+#include "room/RoomMember.h"
+#include "server/ServerContext.h"
+#include "ws/FrameDecoder.h"
+
+namespace heimdallr::ws {
+
+/// One WebSocket connection after the upgrade: decodes the client's frames, relays its messages to
+/// its room, answers pings, pings when idle, and closes with the right code on bad input.
+/// Loop thread only (it is a Protocol of a Connection owned by that loop).
+class WsSession : public net::Protocol, public room::RoomMember, private FrameDecoder::Handler {
+ public:
+  /// How long a closing session waits for the peer's EOF after our close frame.
+  static constexpr uint64_t kCloseLingerMs = 2000;
+
+  WsSession(server::ServerContext& context, net::Connection& connection, std::string roomId);
+  ~WsSession() override;
+
+  // net::Protocol
+  void onData(net::Connection& connection, const char* data, size_t size) override;
+  void onTick(net::Connection& connection, uint64_t nowMs) override;
+  void onClosing(net::Connection& connection) override;
+  void onShutdown(net::Connection& connection) override;
+
+  // room::RoomMember
+  const std::string& roomId() const override { return roomId_; }
+  int loopIndex() const override { return connection_.loop().index(); }
+  void deliver(const net::SharedBuffer& frame) override;
+
+ private:
+  // FrameDecoder::Handler
+  void onMessage(Opcode opcode, std::string&& payload) override;
+  void onPing(std::string_view payload) override;
+  void onPong(std::string_view payload) override;
+  void onClose(uint16_t code, std::string_view reason) override;
+
+  /// Sends a close frame and closes gracefully. `discardQueued` drops frames not yet on the wire
+  /// (a slow consumer's backlog) so its memory is freed at once.
+  void closeWith(uint16_t code, std::string_view reason, bool discardQueued = false);
+
+  server::ServerContext& context_;
+  net::Connection& connection_;
+  const std::string roomId_;
+  FrameDecoder decoder_;
+  bool joined_ = false;
+  uint64_t lastActivityMs_;
+  uint64_t pingSentMs_ = 0;
+  bool pingOutstanding_ = false;
+};
+
+}  // namespace heimdallr::ws

@@ -1,0 +1,106 @@
+#include "InMemBus.h"
+
+#include <stdexcept>
+
+#include "heimdallr/bus/Plugin.h"
+#include "heimdallr/bus/Subject.h"
+
+namespace heimdallr::bus {
+
+InMemBus::~InMemBus() { stop(); }
+
+void InMemBus::start(const std::string& /*nodeId*/, const Options& options) {
+  for (const auto& [key, value] : options) {
+    if (key != "max_pending")
+      throw std::invalid_argument(key + ": unknown option of the inmem bus");
+    size_t used = 0;
+    long long parsed = -1;
+    try {
+      parsed = std::stoll(value, &used);
+    } catch (const std::exception&) {
+    }
+    if (used != value.size() || parsed < 1 || parsed > 100000000) {
+      throw std::invalid_argument(key + ": expected an integer in [1, 100000000], got \"" + value +
+                                  "\"");
+    }
+    maxPending_ = static_cast<size_t>(parsed);
+  }
+  dispatcher_ = std::thread([this] { dispatchLoop(); });
+}
+
+// Any thread. O(1) under a short lock.
+void InMemBus::publish(BusMessagePtr msg) {
+  {
+    std::lock_guard lock(queueMutex_);
+    if (stopping_) return;
+    if (queue_.size() >= maxPending_) {
+      ++dropped_;
+      return;
+    }
+    queue_.push_back(std::move(msg));
+  }
+  queueReady_.notify_one();
+}
+
+SubscriptionId InMemBus::subscribe(const std::string& pattern, MessageHandler handler) {
+  if (!isValidPattern(pattern)) throw std::invalid_argument("invalid subject pattern: " + pattern);
+  std::lock_guard lock(subscriptionsMutex_);
+  const SubscriptionId id = nextId_++;
+  Subscription sub{id, pattern, std::move(handler)};
+  if (isLiteralPattern(pattern)) {
+    exact_.emplace(pattern, std::move(sub));
+  } else {
+    wildcard_.push_back(std::move(sub));
+  }
+  return id;
+}
+
+void InMemBus::unsubscribe(SubscriptionId id) {
+  std::lock_guard lock(subscriptionsMutex_);
+  for (auto it = exact_.begin(); it != exact_.end(); ++it) {
+    if (it->second.id == id) {
+      exact_.erase(it);
+      return;
+    }
+  }
+  std::erase_if(wildcard_, [id](const Subscription& s) { return s.id == id; });
+}
+
+BusStatus InMemBus::status() const { return BusStatus{true, {}}; }
+
+void InMemBus::stop() {
+  {
+    std::lock_guard lock(queueMutex_);
+    stopping_ = true;
+  }
+  queueReady_.notify_all();
+  if (dispatcher_.joinable()) dispatcher_.join();
+}
+
+// Dispatch thread: drains the queue in batches so publishers contend for the lock once per batch.
+void InMemBus::dispatchLoop() {
+  std::deque<BusMessagePtr> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(queueMutex_);
+      queueReady_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      batch.swap(queue_);
+    }
+    for (const auto& msg : batch) dispatch(msg);
+    batch.clear();
+  }
+}
+
+void InMemBus::dispatch(const BusMessagePtr& msg) {
+  std::lock_guard lock(subscriptionsMutex_);
+  auto [first, last] = exact_.equal_range(msg->subject);
+  for (auto it = first; it != last; ++it) it->second.handler(msg);
+  for (const auto& sub : wildcard_) {
+    if (subjectMatches(sub.pattern, msg->subject)) sub.handler(msg);
+  }
+}
+
+}  // namespace heimdallr::bus
+
+HEIMDALLR_BUS_PLUGIN(heimdallr::bus::InMemBus)

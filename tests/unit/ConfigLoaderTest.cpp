@@ -1,0 +1,503 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/ConfigLoader.h"
+
+#ifndef HEIMDALLR_SOURCE_DIR
+#define HEIMDALLR_SOURCE_DIR "."
+#endif
+
+namespace heimdallr::config {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* kSource = "conf/test.yaml";
+
+Config load(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
+  return loadConfigFromString(yaml, kSource, overrides);
+}
+
+// The ConfigError thrown by loading, so tests can compare the whole message a user would see.
+std::optional<ConfigError> errorFrom(const std::string& yaml,
+                                     const std::vector<std::string>& overrides = {}) {
+  try {
+    load(yaml, overrides);
+  } catch (const ConfigError& error) {
+    return error;
+  }
+  return std::nullopt;
+}
+
+std::string messageFrom(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
+  const std::optional<ConfigError> error = errorFrom(yaml, overrides);
+  return error ? error->what() : "<no error>";
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// A file in the temp directory that is removed when the test ends, even when it fails.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& contents)
+      : path_(std::filesystem::temp_directory_path() /
+              ("heimdallr_config_test_" + std::to_string(::getpid()) + "_" +
+               std::to_string(counter_++) + ".yaml")) {
+    std::ofstream(path_) << contents;
+  }
+  ~TempFile() {
+    std::error_code ignored;
+    std::filesystem::remove(path_, ignored);
+  }
+  std::string path() const { return path_.string(); }
+
+ private:
+  static inline int counter_ = 0;
+  std::filesystem::path path_;
+};
+
+void expectDefaults(const Config& config) {
+  EXPECT_EQ(config.server.host, "0.0.0.0");
+  EXPECT_EQ(config.server.port, 8000);
+  EXPECT_EQ(config.server.ioThreads, 0);
+  EXPECT_EQ(config.server.httpThreads, 1);
+  EXPECT_EQ(config.server.nodeId, "");
+  EXPECT_EQ(config.server.drainTimeout, 10s);
+  EXPECT_EQ(config.limits.maxMessageBytes, 65536u);
+  EXPECT_EQ(config.limits.maxConnections, 100000u);
+  EXPECT_EQ(config.limits.sendQueueBytes, 1048576u);
+  EXPECT_EQ(config.limits.idleTimeout, 60s);
+  EXPECT_EQ(config.limits.maxHeaderBytes, 8192u);
+  EXPECT_EQ(config.limits.handshakeTimeout, 10000ms);
+  EXPECT_EQ(config.bus.plugin, "inmem");
+  EXPECT_EQ(config.bus.pluginDir, "build/plugins");
+  EXPECT_TRUE(config.bus.options.empty());
+  EXPECT_EQ(config.log.level, "information");
+  EXPECT_EQ(config.web.root, "web");
+}
+
+// --- defaults and the shipped file ---
+
+TEST(ConfigLoader, default_constructed_config_has_documented_defaults) { expectDefaults(Config{}); }
+
+TEST(ConfigLoader, empty_document_yields_all_defaults) {
+  expectDefaults(load(""));
+  expectDefaults(load("# nothing but a comment\n"));
+}
+
+TEST(ConfigLoader, empty_sections_yield_defaults) {
+  expectDefaults(load("server:\nlimits:\nbus:\n  inmem:\n  redis:\nlog:\nweb:\n"));
+}
+
+TEST(ConfigLoader, shipped_config_loads_and_matches_the_defaults) {
+  expectDefaults(loadConfig(HEIMDALLR_SOURCE_DIR "/conf/heimdallr.yaml", {}));
+}
+
+TEST(ConfigLoader, shipped_config_accepts_the_redis_plugin_by_override) {
+  const Config config =
+      loadConfig(HEIMDALLR_SOURCE_DIR "/conf/heimdallr.yaml",
+                 {"bus.plugin=redis", "bus.redis.host=10.0.0.5", "bus.redis.port=6380"});
+  EXPECT_EQ(config.bus.plugin, "redis");
+  EXPECT_EQ(config.bus.options,
+            (std::map<std::string, std::string>{{"host", "10.0.0.5"}, {"port", "6380"}}));
+}
+
+TEST(ConfigLoader, reads_every_key_from_the_file) {
+  const Config config = load(R"(
+server:
+  host: 127.0.0.1
+  port: 9001
+  io_threads: 4
+  http_threads: 2
+  node_id: node-a.1_x
+  drain_s: 30
+limits:
+  max_message_bytes: 1024
+  max_connections: 50
+  send_queue_bytes: 4096
+  idle_timeout_s: 0
+  max_header_bytes: 512
+  handshake_timeout_ms: 250
+bus:
+  plugin: redis
+  plugin_dir: /opt/heimdallr/plugins
+log:
+  level: debug
+web:
+  root: /srv/web
+)");
+  EXPECT_EQ(config.server.host, "127.0.0.1");
+  EXPECT_EQ(config.server.port, 9001);
+  EXPECT_EQ(config.server.ioThreads, 4);
+  EXPECT_EQ(config.server.httpThreads, 2);
+  EXPECT_EQ(config.server.nodeId, "node-a.1_x");
+  EXPECT_EQ(config.server.drainTimeout, 30s);
+  EXPECT_EQ(config.limits.maxMessageBytes, 1024u);
+  EXPECT_EQ(config.limits.maxConnections, 50u);
+  EXPECT_EQ(config.limits.sendQueueBytes, 4096u);
+  EXPECT_EQ(config.limits.idleTimeout, 0s);
+  EXPECT_EQ(config.limits.maxHeaderBytes, 512u);
+  EXPECT_EQ(config.limits.handshakeTimeout, 250ms);
+  EXPECT_EQ(config.bus.plugin, "redis");
+  EXPECT_EQ(config.bus.pluginDir, "/opt/heimdallr/plugins");
+  EXPECT_EQ(config.log.level, "debug");
+  EXPECT_EQ(config.web.root, "/srv/web");
+}
+
+TEST(ConfigLoader, accepts_both_ends_of_every_range) {
+  const Config low = load(
+      "server: {port: 0, io_threads: 0, http_threads: 1, drain_s: 0}\n"
+      "limits: {max_message_bytes: 1, max_connections: 1, send_queue_bytes: 1024,"
+      " idle_timeout_s: 0, max_header_bytes: 256, handshake_timeout_ms: 100}\n");
+  EXPECT_EQ(low.server.port, 0);
+  EXPECT_EQ(low.limits.sendQueueBytes, 1024u);
+  EXPECT_EQ(low.limits.handshakeTimeout, 100ms);
+
+  const Config high = load(
+      "server: {port: 65535, io_threads: 256, http_threads: 64, drain_s: 3600}\n"
+      "limits: {max_message_bytes: 67108864, max_connections: 10000000,"
+      " send_queue_bytes: 1073741824, idle_timeout_s: 86400, max_header_bytes: 1048576,"
+      " handshake_timeout_ms: 600000}\n");
+  EXPECT_EQ(high.server.port, 65535);
+  EXPECT_EQ(high.server.ioThreads, 256);
+  EXPECT_EQ(high.server.httpThreads, 64);
+  EXPECT_EQ(high.server.drainTimeout, 3600s);
+  EXPECT_EQ(high.limits.maxMessageBytes, 67108864u);
+  EXPECT_EQ(high.limits.maxConnections, 10000000u);
+  EXPECT_EQ(high.limits.sendQueueBytes, 1073741824u);
+  EXPECT_EQ(high.limits.idleTimeout, 86400s);
+  EXPECT_EQ(high.limits.maxHeaderBytes, 1048576u);
+  EXPECT_EQ(high.limits.handshakeTimeout, 600000ms);
+}
+
+TEST(ConfigLoader, accepts_every_log_level) {
+  for (const char* level : {"trace", "debug", "information", "notice", "warning", "error",
+                            "critical", "fatal", "none"}) {
+    EXPECT_EQ(load(std::string("log: {level: ") + level + "}").log.level, level);
+  }
+}
+
+TEST(ConfigLoader, accepts_a_number_like_node_id_as_text) {
+  EXPECT_EQ(load("server: {node_id: 42}").server.nodeId, "42");
+}
+
+// --- errors name the file and the key ---
+
+TEST(ConfigLoader, rejects_unknown_key_and_names_it) {
+  const std::optional<ConfigError> error = errorFrom("limits:\n  max_mesage_bytes: 5\n");
+  ASSERT_TRUE(error);
+  EXPECT_EQ(std::string(error->what()),
+            "conf/test.yaml: unknown key \"limits.max_mesage_bytes\""
+            " (did you mean \"limits.max_message_bytes\"?)");
+  EXPECT_EQ(error->source(), kSource);
+  EXPECT_EQ(error->key(), "limits.max_mesage_bytes");
+}
+
+TEST(ConfigLoader, suggests_the_right_section_for_a_misplaced_key) {
+  EXPECT_EQ(messageFrom("port: 9000\n"),
+            "conf/test.yaml: unknown key \"port\" (did you mean \"server.port\"?)");
+}
+
+TEST(ConfigLoader, rejects_unknown_section) {
+  EXPECT_EQ(messageFrom("metrics:\n  enabled: true\n"), "conf/test.yaml: unknown key \"metrics\"");
+}
+
+TEST(ConfigLoader, rejects_string_where_integer_expected) {
+  const std::optional<ConfigError> error = errorFrom("limits:\n  max_message_bytes: abc\n");
+  ASSERT_TRUE(error);
+  EXPECT_EQ(std::string(error->what()),
+            "conf/test.yaml: limits.max_message_bytes: expected an integer in [1, 67108864], "
+            "got \"abc\"");
+  EXPECT_EQ(error->key(), "limits.max_message_bytes");
+}
+
+TEST(ConfigLoader, rejects_float_where_integer_expected) {
+  EXPECT_EQ(messageFrom("server: {port: 80.5}"),
+            "conf/test.yaml: server.port: expected an integer in [0, 65535], got \"80.5\"");
+}
+
+TEST(ConfigLoader, rejects_hex_and_size_suffixes_because_integers_are_plain_decimal) {
+  EXPECT_TRUE(contains(messageFrom("server: {port: 0x50}"), "server.port: expected an integer"));
+  EXPECT_TRUE(contains(messageFrom("limits: {max_message_bytes: 64k}"),
+                       "limits.max_message_bytes: expected an integer"));
+}
+
+TEST(ConfigLoader, rejects_quoted_integer_and_says_why) {
+  EXPECT_EQ(messageFrom("server: {port: \"8000\"}"),
+            "conf/test.yaml: server.port: expected an integer in [0, 65535], got \"8000\" "
+            "(quoted, so a string; remove the quotes)");
+}
+
+TEST(ConfigLoader, rejects_map_or_list_where_integer_expected) {
+  EXPECT_EQ(messageFrom("server:\n  port:\n    value: 1\n"),
+            "conf/test.yaml: server.port: expected an integer in [0, 65535], got a map");
+  EXPECT_EQ(messageFrom("server: {io_threads: [1, 2]}"),
+            "conf/test.yaml: server.io_threads: expected an integer in [0, 256], got a list");
+}
+
+TEST(ConfigLoader, rejects_list_where_string_expected) {
+  EXPECT_EQ(messageFrom("server: {host: [a, b]}"),
+            "conf/test.yaml: server.host: expected a non-empty string, got a list");
+}
+
+TEST(ConfigLoader, rejects_key_without_a_value) {
+  EXPECT_EQ(messageFrom("server:\n  port:\n"),
+            "conf/test.yaml: server.port: expected an integer in [0, 65535], got null");
+  EXPECT_EQ(messageFrom("web:\n  root:\n"),
+            "conf/test.yaml: web.root: expected a non-empty string, got null");
+}
+
+TEST(ConfigLoader, rejects_empty_string_where_a_path_or_host_is_needed) {
+  EXPECT_EQ(messageFrom("server: {host: \"\"}"),
+            "conf/test.yaml: server.host: expected a non-empty string, got \"\"");
+  EXPECT_TRUE(contains(messageFrom("bus: {plugin_dir: ''}"), "bus.plugin_dir: expected"));
+}
+
+TEST(ConfigLoader, rejects_integer_out_of_range_at_either_end) {
+  EXPECT_EQ(messageFrom("server: {port: 65536}"),
+            "conf/test.yaml: server.port: expected an integer in [0, 65535], got \"65536\"");
+  EXPECT_EQ(messageFrom("server: {http_threads: 0}"),
+            "conf/test.yaml: server.http_threads: expected an integer in [1, 64], got \"0\"");
+  EXPECT_EQ(messageFrom("limits: {send_queue_bytes: -1}"),
+            "conf/test.yaml: limits.send_queue_bytes: expected an integer in [1024, 1073741824], "
+            "got \"-1\"");
+}
+
+TEST(ConfigLoader, rejects_integer_too_large_for_64_bits_as_out_of_range) {
+  EXPECT_TRUE(contains(messageFrom("limits: {max_connections: 99999999999999999999999}"),
+                       "limits.max_connections: expected an integer in [1, 10000000], got"));
+}
+
+TEST(ConfigLoader, rejects_enum_value_not_in_the_allowed_set) {
+  EXPECT_EQ(messageFrom("log: {level: info}"),
+            "conf/test.yaml: log.level: expected one of trace, debug, information, notice, "
+            "warning, error, critical, fatal, none, got \"info\"");
+  EXPECT_EQ(messageFrom("bus: {plugin: nats}"),
+            "conf/test.yaml: bus.plugin: expected one of inmem, redis, got \"nats\"");
+}
+
+TEST(ConfigLoader, rejects_node_id_with_characters_outside_the_allowed_set) {
+  EXPECT_EQ(messageFrom("server: {node_id: \"node 1\"}"),
+            "conf/test.yaml: server.node_id: expected 1-64 characters from [A-Za-z0-9_.-], or "
+            "\"\" for hostname-pid, got \"node 1\"");
+  EXPECT_TRUE(contains(messageFrom("server: {node_id: " + std::string(65, 'a') + "}"),
+                       "server.node_id: expected 1-64 characters"));
+  EXPECT_EQ(load("server: {node_id: " + std::string(64, 'a') + "}").server.nodeId.size(), 64u);
+}
+
+TEST(ConfigLoader, rejects_scalar_where_a_section_is_expected) {
+  EXPECT_EQ(messageFrom("server: 8000\n"),
+            "conf/test.yaml: server: expected a map of settings, got \"8000\"");
+}
+
+TEST(ConfigLoader, rejects_a_top_level_that_is_not_a_map) {
+  EXPECT_EQ(messageFrom("- a\n- b\n"),
+            "conf/test.yaml: expected a map of settings at the top level, got a list");
+}
+
+TEST(ConfigLoader, rejects_duplicate_key_instead_of_letting_one_win) {
+  EXPECT_EQ(messageFrom("server:\n  port: 1\n  port: 2\n"),
+            "conf/test.yaml: server.port: duplicate key");
+}
+
+TEST(ConfigLoader, rejects_more_than_one_yaml_document) {
+  EXPECT_EQ(messageFrom("server: {port: 1}\n---\nserver: {port: 2}\n"),
+            "conf/test.yaml: expected one YAML document, found 2");
+}
+
+TEST(ConfigLoader, escapes_control_characters_and_truncates_long_values_in_messages) {
+  const std::string message = messageFrom("log: {level: \"a\\tb\"}");
+  EXPECT_TRUE(contains(message, "got \"a\\x09b\"")) << message;
+  const std::string longMessage = messageFrom("log: {level: " + std::string(500, 'x') + "}");
+  EXPECT_TRUE(contains(longMessage, std::string(80, 'x') + "...\"")) << longMessage;
+  EXPECT_FALSE(contains(longMessage, std::string(81, 'x')));
+}
+
+// --- overrides ---
+
+TEST(ConfigLoader, overrides_win_over_the_file) {
+  const Config config = load("server: {port: 9000, host: 10.0.0.1}\nlog: {level: warning}\n",
+                             {"server.port=9100", "log.level=trace", "limits.idle_timeout_s=5"});
+  EXPECT_EQ(config.server.port, 9100);
+  EXPECT_EQ(config.server.host, "10.0.0.1");
+  EXPECT_EQ(config.log.level, "trace");
+  EXPECT_EQ(config.limits.idleTimeout, 5s);
+}
+
+TEST(ConfigLoader, later_override_wins_over_earlier_one) {
+  EXPECT_EQ(load("", {"server.port=1", "server.port=2"}).server.port, 2);
+}
+
+TEST(ConfigLoader, override_value_may_contain_equals_signs) {
+  const Config config = load("bus: {plugin: redis}", {"bus.redis.password=a=b="});
+  EXPECT_EQ(config.bus.options.at("password"), "a=b=");
+}
+
+TEST(ConfigLoader, override_can_set_a_whole_section_as_a_flow_map) {
+  const Config config = load("", {"limits={max_connections: 7, idle_timeout_s: 9}"});
+  EXPECT_EQ(config.limits.maxConnections, 7u);
+  EXPECT_EQ(config.limits.idleTimeout, 9s);
+}
+
+TEST(ConfigLoader, override_type_error_names_set_instead_of_the_file) {
+  const std::optional<ConfigError> error = errorFrom("", {"server.port=eighty"});
+  ASSERT_TRUE(error);
+  EXPECT_EQ(std::string(error->what()),
+            "--set: server.port: expected an integer in [0, 65535], got \"eighty\"");
+  EXPECT_EQ(error->source(), "--set");
+  EXPECT_EQ(error->key(), "server.port");
+}
+
+TEST(ConfigLoader, override_out_of_range_and_bad_enum_name_set) {
+  EXPECT_EQ(messageFrom("", {"limits.max_header_bytes=100"}),
+            "--set: limits.max_header_bytes: expected an integer in [256, 1048576], got \"100\"");
+  EXPECT_EQ(messageFrom("", {"bus.plugin=kafka"}),
+            "--set: bus.plugin: expected one of inmem, redis, got \"kafka\"");
+}
+
+TEST(ConfigLoader, override_with_unknown_key_names_set) {
+  EXPECT_EQ(messageFrom("", {"server.prot=1"}),
+            "--set: unknown key \"server.prot\" (did you mean \"server.port\"?)");
+}
+
+TEST(ConfigLoader, override_without_equals_sign_is_malformed) {
+  EXPECT_EQ(messageFrom("", {"server.port"}),
+            "--set: malformed override \"server.port\", expected dotted.key=value");
+  EXPECT_TRUE(contains(messageFrom("", {"=5"}), "--set: malformed override \"=5\""));
+}
+
+TEST(ConfigLoader, override_with_empty_value_is_null_and_rejected_for_an_integer) {
+  EXPECT_EQ(messageFrom("", {"server.port="}),
+            "--set: server.port: expected an integer in [0, 65535], got null");
+}
+
+TEST(ConfigLoader, override_with_unparsable_value_names_set_and_key) {
+  const std::string message = messageFrom("", {"server.host=[unclosed"});
+  EXPECT_TRUE(contains(message, "--set: server.host: cannot parse value \"[unclosed\"")) << message;
+}
+
+TEST(ConfigLoader, file_errors_are_reported_before_overrides_are_applied) {
+  EXPECT_TRUE(contains(messageFrom("server: {port: x}", {"server.port=1"}), "conf/test.yaml:"));
+}
+
+// --- bus plugin options ---
+
+TEST(ConfigLoader, passes_options_of_the_chosen_plugin_through_as_text) {
+  const Config config = load(R"(
+bus:
+  plugin: redis
+  redis:
+    host: 127.0.0.1
+    port: 6379
+    password: "s3cret: yes"
+    username:
+    connect_timeout_ms: 2000
+  inmem:
+    ignored: 1
+)");
+  EXPECT_EQ(config.bus.options,
+            (std::map<std::string, std::string>{{"host", "127.0.0.1"},
+                                                {"port", "6379"},
+                                                {"password", "s3cret: yes"},
+                                                {"username", ""},
+                                                {"connect_timeout_ms", "2000"}}));
+}
+
+TEST(ConfigLoader, drops_options_of_plugins_that_are_not_chosen) {
+  const Config config = load("bus:\n  redis:\n    host: 10.0.0.9\n");
+  EXPECT_EQ(config.bus.plugin, "inmem");
+  EXPECT_TRUE(config.bus.options.empty());
+}
+
+TEST(ConfigLoader, plugin_chosen_by_override_picks_up_options_from_the_file) {
+  const Config config =
+      load("bus:\n  redis:\n    host: 10.0.0.9\n", {"bus.plugin=redis", "bus.redis.port=7000"});
+  EXPECT_EQ(config.bus.options,
+            (std::map<std::string, std::string>{{"host", "10.0.0.9"}, {"port", "7000"}}));
+}
+
+TEST(ConfigLoader, rejects_options_section_for_an_unknown_plugin) {
+  EXPECT_EQ(messageFrom("bus:\n  nats:\n    url: x\n"), "conf/test.yaml: unknown key \"bus.nats\"");
+  EXPECT_TRUE(contains(messageFrom("", {"bus.nats.url=x"}), "--set: unknown key \"bus.nats.url\""));
+}
+
+TEST(ConfigLoader, rejects_nested_values_in_plugin_options) {
+  EXPECT_EQ(messageFrom("bus:\n  redis:\n    tls:\n      ca: /x\n"),
+            "conf/test.yaml: bus.redis.tls: expected a scalar plugin option, got a map");
+  EXPECT_EQ(messageFrom("bus:\n  redis:\n    hosts: [a, b]\n"),
+            "conf/test.yaml: bus.redis.hosts: expected a scalar plugin option, got a list");
+  EXPECT_TRUE(contains(messageFrom("", {"bus.redis.tls.ca=/x"}),
+                       "--set: bus.redis.tls.ca: plugin options are flat"));
+}
+
+TEST(ConfigLoader, rejects_scalar_where_plugin_options_map_is_expected) {
+  EXPECT_EQ(messageFrom("bus: {redis: localhost}"),
+            "conf/test.yaml: bus.redis: expected a map of plugin options, got \"localhost\"");
+}
+
+// --- reading files ---
+
+TEST(ConfigLoader, loads_a_file_from_disk_and_names_it_in_errors) {
+  const TempFile good("server:\n  port: 1234\n");
+  EXPECT_EQ(loadConfig(good.path(), {}).server.port, 1234);
+
+  const TempFile bad("server:\n  port: high\n");
+  try {
+    loadConfig(bad.path(), {});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& error) {
+    EXPECT_EQ(std::string(error.what()),
+              bad.path() + ": server.port: expected an integer in [0, 65535], got \"high\"");
+    EXPECT_EQ(error.source(), bad.path());
+  }
+}
+
+TEST(ConfigLoader, missing_file_is_an_error_naming_the_file) {
+  const std::string path = "/nonexistent/heimdallr/missing.yaml";
+  try {
+    loadConfig(path, {});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& error) {
+    EXPECT_EQ(std::string(error.what()),
+              path + ": cannot open config file: No such file or directory");
+    EXPECT_EQ(error.source(), path);
+    EXPECT_EQ(error.key(), "");
+  }
+}
+
+TEST(ConfigLoader, directory_instead_of_file_is_an_error_naming_it) {
+  const std::string path = std::filesystem::temp_directory_path().string();
+  try {
+    loadConfig(path, {});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& error) {
+    EXPECT_EQ(std::string(error.what()), path + ": cannot read config file: it is a directory");
+  }
+}
+
+TEST(ConfigLoader, yaml_syntax_error_names_the_file_line_and_column) {
+  EXPECT_EQ(messageFrom("server:\n  port: 1\n host: x\n"),
+            "conf/test.yaml: YAML syntax error at line 3, column 2: end of map not found");
+
+  const TempFile broken("limits:\n  max_connections: [1, 2\n");
+  try {
+    loadConfig(broken.path(), {});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& error) {
+    const std::string message = error.what();
+    EXPECT_TRUE(message.starts_with(broken.path() + ": YAML syntax error at line ")) << message;
+    EXPECT_TRUE(contains(message, ", column ")) << message;
+  }
+}
+
+}  // namespace
+}  // namespace heimdallr::config
