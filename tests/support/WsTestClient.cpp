@@ -40,6 +40,13 @@ WsTestClient::WsTestClient(uint16_t port)
   socket_.setNoDelay(true);
 }
 
+WsTestClient::WsTestClient(uint16_t port, int receiveBufferBytes)
+    : socket_(Poco::Net::SocketAddress::IPv4), decoder_(ws::Role::kClient, 64 * 1024 * 1024) {
+  socket_.setReceiveBufferSize(receiveBufferBytes);
+  socket_.connect(Poco::Net::SocketAddress("127.0.0.1", port));
+  socket_.setNoDelay(true);
+}
+
 int WsTestClient::handshake(const std::string& path, const std::vector<std::string>& extraHeaders) {
   std::string request = "GET " + path +
                         " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"

@@ -27,6 +27,9 @@ class WsTestClient {
 
   /// Connects to 127.0.0.1:port. Call handshake() next (or sendRaw for broken handshakes).
   explicit WsTestClient(uint16_t port);
+  /// Same, but sets SO_RCVBUF to `receiveBufferBytes` before connecting, so that the TCP window
+  /// is small from the start and a client that never reads backs the server up quickly.
+  WsTestClient(uint16_t port, int receiveBufferBytes);
 
   /// Sends a handshake for `path` and reads the response head. Returns the HTTP status.
   int handshake(const std::string& path, const std::vector<std::string>& extraHeaders = {});
