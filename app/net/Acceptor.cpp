@@ -32,7 +32,10 @@ Acceptor::Acceptor(const std::string& host, uint16_t port, int threads, AcceptHa
 Acceptor::~Acceptor() { stop(); }
 
 void Acceptor::start() {
-  socket_.bind(Poco::Net::SocketAddress(host_, requestedPort_), /*reuseAddress=*/true);
+  // SO_REUSEADDR for quick restarts, but never SO_REUSEPORT: a second process must not be able
+  // to share (and split) our port silently.
+  socket_.bind(Poco::Net::SocketAddress(host_, requestedPort_), /*reuseAddress=*/true,
+               /*reusePort=*/false);
   socket_.listen(kListenBacklog);
   for (int i = 0; i < threadCount_; ++i) threads_.emplace_back([this] { acceptLoop(); });
 }

@@ -32,7 +32,13 @@ void Connection::upgrade(std::unique_ptr<Protocol> protocol, const char* pending
 
 bool Connection::send(SharedBuffer bytes) {
   if (state_ != State::kOpen) return true;  // closing: nobody will read it anyway
-  if (queuedBytes_ + bytes->size() > sendQueueLimit_) return false;
+  if (queuedBytes_ + bytes->size() > sendQueueLimit_) {
+    // Over the limit within one loop pass is not yet a slow consumer: the end-of-pass flush has
+    // not run. Write now; only what the kernel refuses counts as backlog.
+    flush();
+    if (state_ != State::kOpen) return true;
+    if (queuedBytes_ + bytes->size() > sendQueueLimit_) return false;
+  }
   queuedBytes_ += bytes->size();
   queue_.push_back(std::move(bytes));
   if (!flushScheduled_ && !wantWrite_) {
