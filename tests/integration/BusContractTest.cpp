@@ -1,71 +1,76 @@
 // The behaviour every bus plugin must have, run against each plugin through the public API, as
-// the host loads it (BusLoader). Later plugins join the INSTANTIATE list.
+// the host loads it (BusLoader): inmem, and redis against a real redis-server.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "bus/BusLoader.h"
+#include "support/BusInbox.h"
+#include "support/RedisServer.h"
 
 namespace heimdallr::bus {
 
 namespace {
 using namespace std::chrono_literals;
 
-/// Collects what a subscription receives (on the bus thread) for the test thread to inspect.
-class Inbox {
- public:
-  MessageHandler handler() {
-    return [this](const BusMessagePtr& msg) {
-      std::lock_guard lock(mutex_);
-      messages_.push_back(msg);
-      changed_.notify_all();
-    };
-  }
-  bool waitFor(size_t count, std::chrono::milliseconds timeout = 5s) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, timeout, [&] { return messages_.size() >= count; });
-  }
-  std::vector<BusMessagePtr> messages() {
-    std::lock_guard lock(mutex_);
-    return messages_;
-  }
+using Inbox = test::BusInbox;
 
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::vector<BusMessagePtr> messages_;
-};
-
-BusMessagePtr message(const std::string& subject, const std::string& payload,
-                      const std::string& origin = "node-a") {
-  auto msg = std::make_shared<BusMessage>();
-  msg->subject = subject;
-  msg->payload = payload;
-  msg->origin = origin;
-  msg->flags = BusMessage::kFlagBinary;
-  msg->originTimeNs = 1234567890123;
-  return msg;
+BusMessagePtr message(const std::string& subject, const std::string& payload) {
+  return test::busMessage(subject, payload);
 }
 }  // namespace
 
 class BusContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (GetParam() == "redis") {
+      if (!test::RedisServer::available()) GTEST_SKIP() << "redis-server is not installed";
+      redis_ = std::make_unique<test::RedisServer>();
+    }
     loader_ = std::make_unique<BusLoader>(GetParam(), HEIMDALLR_PLUGIN_DIR);
-    loader_->bus().start("node-a", {});
+    loader_->bus().start("node-a", options());
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!bus().status().up && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(10ms);
+    }
+    ASSERT_TRUE(bus().status().up) << bus().status().reason;
   }
+
+  Options options() const {
+    if (!redis_) return {};
+    return {{"port", std::to_string(redis_->port())}, {"host", "127.0.0.1"}};
+  }
+
   Bus& bus() { return loader_->bus(); }
 
+  /// Returns once every subscription made so far is in effect. Redis subscribes asynchronously,
+  /// in order on one connection: when a fresh subscription hears a probe, all earlier ones would.
+  void barrier() {
+    Inbox probe;
+    const std::string subject = "barrier." + std::to_string(++barriers_);
+    const auto id = bus().subscribe(subject, probe.handler());
+    for (int i = 0; i < 100; ++i) {
+      bus().publish(message(subject, "p"));
+      if (probe.waitFor(1, 50ms)) break;
+    }
+    ASSERT_TRUE(probe.waitFor(1, 0ms)) << "subscriptions never took effect";
+    bus().unsubscribe(id);
+  }
+
+  std::unique_ptr<test::RedisServer> redis_;
   std::unique_ptr<BusLoader> loader_;
+  int barriers_ = 0;
 };
 
 TEST_P(BusContract, exact_subscription_receives_the_message_intact) {
   Inbox inbox;
   bus().subscribe("room.42", inbox.handler());
+  barrier();
   bus().publish(message("room.42", std::string("hi\0there", 8)));
   ASSERT_TRUE(inbox.waitFor(1));
   const auto msg = inbox.messages().at(0);
@@ -81,6 +86,7 @@ TEST_P(BusContract, wildcards_match_like_nats) {
   bus().subscribe("stats.*", star.handler());
   bus().subscribe("room.>", tail.handler());
   bus().subscribe("room.43", other.handler());
+  barrier();
   bus().publish(message("stats.node-b", "s"));
   bus().publish(message("room.42", "r1"));
   bus().publish(message("room.42.history", "r2"));
@@ -90,6 +96,7 @@ TEST_P(BusContract, wildcards_match_like_nats) {
   // A marker published last: once it arrives, everything before it has been dispatched.
   Inbox marker;
   bus().subscribe("marker", marker.handler());
+  barrier();
   bus().publish(message("marker", "m"));
   ASSERT_TRUE(marker.waitFor(1));
   EXPECT_EQ(1u, star.messages().size());
@@ -101,6 +108,7 @@ TEST_P(BusContract, unsubscribe_stops_delivery) {
   Inbox inbox, marker;
   const auto id = bus().subscribe("room.1", inbox.handler());
   bus().subscribe("marker", marker.handler());
+  barrier();
   bus().publish(message("room.1", "before"));
   ASSERT_TRUE(inbox.waitFor(1));
   bus().unsubscribe(id);
@@ -113,6 +121,7 @@ TEST_P(BusContract, unsubscribe_stops_delivery) {
 TEST_P(BusContract, keeps_each_publishers_order) {
   Inbox inbox;
   bus().subscribe("room.order", inbox.handler());
+  barrier();
   constexpr int kCount = 1000;
   for (int i = 0; i < kCount; ++i) bus().publish(message("room.order", std::to_string(i)));
   ASSERT_TRUE(inbox.waitFor(kCount));
@@ -124,6 +133,7 @@ TEST_P(BusContract, two_subscriptions_to_one_subject_both_receive) {
   Inbox a, b;
   bus().subscribe("room.7", a.handler());
   bus().subscribe("room.7", b.handler());
+  barrier();
   bus().publish(message("room.7", "x"));
   EXPECT_TRUE(a.waitFor(1));
   EXPECT_TRUE(b.waitFor(1));
@@ -154,7 +164,7 @@ TEST_P(BusContract, no_handler_runs_after_stop) {
   EXPECT_TRUE(inbox.messages().empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Plugins, BusContract, ::testing::Values("inmem"),
+INSTANTIATE_TEST_SUITE_P(Plugins, BusContract, ::testing::Values("inmem", "redis"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace heimdallr::bus

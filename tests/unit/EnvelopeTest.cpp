@@ -1,0 +1,45 @@
+#include <gtest/gtest.h>
+
+#include "heimdallr/bus/Envelope.h"
+
+namespace heimdallr::bus {
+
+TEST(Envelope, round_trips_every_field_but_the_subject_which_the_channel_carries) {
+  BusMessage msg;
+  msg.subject = "ignored";
+  msg.origin = "node-7";
+  msg.payload = std::string("bin\0ary\xff", 8);
+  msg.flags = BusMessage::kFlagBinary | 0x80000000u;
+  msg.originTimeNs = -1234567890123456789;
+  const auto decoded = decodeEnvelope(encodeEnvelope(msg), "room.42");
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ("room.42", decoded->subject);
+  EXPECT_EQ(msg.origin, decoded->origin);
+  EXPECT_EQ(msg.payload, decoded->payload);
+  EXPECT_EQ(msg.flags, decoded->flags);
+  EXPECT_EQ(msg.originTimeNs, decoded->originTimeNs);
+}
+
+TEST(Envelope, empty_payload_and_origin_are_fine) {
+  const auto decoded = decodeEnvelope(encodeEnvelope(BusMessage{}), "s");
+  ASSERT_TRUE(decoded);
+  EXPECT_TRUE(decoded->payload.empty());
+  EXPECT_TRUE(decoded->origin.empty());
+}
+
+TEST(Envelope, rejects_short_input_unknown_versions_and_overlong_origins) {
+  BusMessage msg;
+  msg.origin = "abc";
+  std::string bytes = encodeEnvelope(msg);
+  for (size_t cut = 0; cut < kEnvelopeFixedBytes + 3; ++cut) {
+    EXPECT_FALSE(decodeEnvelope(bytes.substr(0, cut), "s")) << cut;
+  }
+  std::string wrongVersion = bytes;
+  wrongVersion[0] = 2;
+  EXPECT_FALSE(decodeEnvelope(wrongVersion, "s"));
+  std::string overlong = bytes;
+  overlong[13] = static_cast<char>(200);
+  EXPECT_FALSE(decodeEnvelope(overlong, "s"));
+}
+
+}  // namespace heimdallr::bus
