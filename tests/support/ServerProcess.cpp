@@ -10,9 +10,11 @@
 namespace heimdallr::test {
 
 std::vector<std::string> ServerProcess::defaultArgs() {
+  // The in-memory bus unless a test asks for another: a single node needs no Redis.
   return {"--config", std::string(HEIMDALLR_SOURCE_DIR) + "/conf/heimdallr.yaml",
           "--set",    "server.host=127.0.0.1",
           "--set",    "server.port=0",
+          "--set",    "bus.plugin=inmem",
           "--set",    std::string("bus.plugin_dir=") + HEIMDALLR_PLUGIN_DIR};
 }
 
