@@ -17,8 +17,9 @@ struct ServerConfig {
   /// Acceptor threads only: they accept TCP connections and hand them to the I/O loops. HTTP is
   /// served on the I/O loops so that keep-alive clients never park one of these threads.
   int httpThreads = 1;
-  /// Empty means "hostname-pid", decided by the app; otherwise 1-64 of [A-Za-z0-9_.-]. Bus
-  /// messages carry it so a node never delivers its own message twice.
+  /// Empty means "hostname-pid", decided by the app; otherwise 1-64 of [A-Za-z0-9_-]. Bus
+  /// messages carry it so a node never delivers its own message twice, and it is a subject token
+  /// (`stats.<node_id>`), hence no dots.
   std::string nodeId;
   /// Reserved for graceful drain: how long a shutdown waits for sessions to close.
   std::chrono::seconds drainTimeout{10};
@@ -54,6 +55,13 @@ struct LogConfig {
   std::string level = "information";
 };
 
+/// GET /stats?scope=cluster. Plain data, not thread-safe.
+struct StatsConfig {
+  /// How often this node publishes its counts on `stats.<node_id>`. A node not heard from for
+  /// three intervals drops out of the cluster view.
+  std::chrono::seconds interval{2};
+};
+
 struct WebConfig {
   /// Directory of static files for the demo page.
   std::string root = "web";
@@ -65,6 +73,7 @@ struct Config {
   LimitsConfig limits;
   BusConfig bus;
   LogConfig log;
+  StatsConfig stats;
   WebConfig web;
 };
 

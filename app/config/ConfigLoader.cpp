@@ -50,14 +50,15 @@ struct TextRule {
 constexpr TextRule kNonEmpty{"a non-empty string", [](std::string_view s) { return !s.empty(); }};
 
 // The node id travels in every bus message and shows up in logs and metrics, so keep it to
-// characters that need no quoting anywhere.
-constexpr TextRule kNodeId{
-    "1-64 characters from [A-Za-z0-9_.-], or \"\" for hostname-pid", [](std::string_view s) {
-      return s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
-               return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                      c == '_' || c == '.' || c == '-';
-             });
-    }};
+// characters that need no quoting anywhere. It is also one subject token (stats.<node_id>), so
+// no dots.
+constexpr TextRule kNodeId{"1-64 characters from [A-Za-z0-9_-], or \"\" for hostname-pid",
+                           [](std::string_view s) {
+                             return s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+                                      return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                                             (c >= '0' && c <= '9') || c == '_' || c == '-';
+                                    });
+                           }};
 
 // One row of the schema: a dotted key, how its value is checked, and where it goes in Config.
 struct Setting {
@@ -123,6 +124,7 @@ constexpr Setting kSettings[] = {
     choice("bus.plugin", kBusPlugins, assignText<&Config::bus, &BusConfig::plugin>),
     text("bus.plugin_dir", kNonEmpty, assignText<&Config::bus, &BusConfig::pluginDir>),
     choice("log.level", kLogLevels, assignText<&Config::log, &LogConfig::level>),
+    integer("stats.interval_s", 1, 3600, assignInteger<&Config::stats, &StatsConfig::interval>),
     text("web.root", kNonEmpty, assignText<&Config::web, &WebConfig::root>),
 };
 

@@ -6,6 +6,7 @@
 #include <Poco/URI.h>
 
 #include <memory>
+#include <optional>
 
 #include "http/HttpResponse.h"
 #include "http/StatusEndpoints.h"
@@ -17,7 +18,21 @@ namespace heimdallr::http {
 
 namespace {
 constexpr std::string_view kHeaderEnd = "\r\n\r\n";
+
+// GET /stats[?scope=node|cluster]; nullopt for any other scope, or for scope given twice.
+std::optional<StatusReply> statsFor(const server::ServerContext& context,
+                                    const Poco::URI::QueryParameters& query) {
+  std::optional<std::string> scope;
+  for (const auto& [name, value] : query) {
+    if (name != "scope") continue;
+    if (scope) return std::nullopt;
+    scope = value;
+  }
+  if (!scope || *scope == "node") return statsReply(context);
+  if (*scope == "cluster") return clusterStatsReply(context);
+  return std::nullopt;
 }
+}  // namespace
 
 HttpConnection::HttpConnection(server::ServerContext& context, net::Connection& connection)
     : context_(context), connection_(connection), lastActivityMs_(connection.loop().nowMs()) {}
@@ -86,23 +101,36 @@ bool HttpConnection::serve(const Poco::Net::HTTPRequest& request, size_t request
                            bool keepAlive) {
   const std::string& method = request.getMethod();
   const bool head = method == Poco::Net::HTTPRequest::HTTP_HEAD;
+  headRequest_ = head;
   if (method != Poco::Net::HTTPRequest::HTTP_GET && !head) {
     reply(makeErrorResponse(405, "method not allowed", keepAlive, {{"Allow", "GET, HEAD"}}),
           keepAlive);
     return keepAlive;
   }
   std::string path;
+  Poco::URI::QueryParameters query;
   try {
-    path = Poco::URI(request.getURI()).getPath();
+    const Poco::URI uri(request.getURI());
+    path = uri.getPath();
+    if (path == "/stats") query = uri.getQueryParameters();
   } catch (const Poco::Exception&) {
     reply(makeErrorResponse(400, "malformed request target", false), false);
     return false;
   }
 
   if (path == "/health" || path == "/stats") {
-    const StatusReply status = path == "/health" ? healthReply(context_) : statsReply(context_);
-    reply(makeHttpResponse(status.status, "application/json", status.json, keepAlive, {}, head),
+    StatusReply status{};
+    if (path == "/health") {
+      status = healthReply(context_);
+    } else if (auto scoped = statsFor(context_, query)) {
+      status = std::move(*scoped);
+    } else {
+      reply(
+          makeErrorResponse(400, "bad scope: expected one scope=node or scope=cluster", keepAlive),
           keepAlive);
+      return keepAlive;
+    }
+    reply(makeHttpResponse(status.status, "application/json", status.json, keepAlive), keepAlive);
     return keepAlive;
   }
   const std::string roomId = path.size() > 1 ? path.substr(1) : std::string();
@@ -146,7 +174,14 @@ bool HttpConnection::upgrade(const Poco::Net::HTTPRequest& request, const std::s
   return false;
 }
 
+// Every response leaves through here, so HEAD is handled once: headers (with the Content-Length
+// a GET would have) and no body, or a keep-alive client would misread the next response.
 void HttpConnection::reply(std::string&& response, bool keepAlive) {
+  if (headRequest_) {
+    const size_t end = response.find("\r\n\r\n");
+    if (end != std::string::npos) response.resize(end + 4);
+    headRequest_ = false;
+  }
   if (keepAlive) {
     connection_.send(std::move(response));
   } else {

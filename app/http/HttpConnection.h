@@ -47,6 +47,7 @@ class HttpConnection : public net::Protocol {
   uint64_t lastActivityMs_;
   uint64_t requestStartMs_ = 0;  // when the first byte of the pending request arrived
   bool servedAny_ = false;
+  bool headRequest_ = false;  // the request being answered is a HEAD
 };
 
 }  // namespace heimdallr::http

@@ -9,8 +9,7 @@ namespace heimdallr::http {
 
 std::string makeHttpResponse(int status, const std::string& contentType, const std::string& body,
                              bool keepAlive,
-                             const std::vector<std::pair<std::string, std::string>>& extraHeaders,
-                             bool headOnly) {
+                             const std::vector<std::pair<std::string, std::string>>& extraHeaders) {
   Poco::Net::HTTPResponse response(Poco::Net::HTTPMessage::HTTP_1_1,
                                    static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
   response.setContentType(contentType);
@@ -20,7 +19,7 @@ std::string makeHttpResponse(int status, const std::string& contentType, const s
   for (const auto& [name, value] : extraHeaders) response.set(name, value);
   std::ostringstream out;
   response.write(out);
-  if (!headOnly) out << body;
+  out << body;
   return out.str();
 }
 

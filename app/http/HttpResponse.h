@@ -10,8 +10,7 @@ namespace heimdallr::http {
 /// `extraHeaders` are added as given; Content-Length is always set so keep-alive works.
 std::string makeHttpResponse(
     int status, const std::string& contentType, const std::string& body, bool keepAlive,
-    const std::vector<std::pair<std::string, std::string>>& extraHeaders = {},
-    bool headOnly = false);
+    const std::vector<std::pair<std::string, std::string>>& extraHeaders = {});
 
 /// A JSON error body: {"error": reason}.
 std::string makeErrorResponse(

@@ -1,5 +1,6 @@
 #include "http/StatusEndpoints.h"
 
+#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
 #include <sstream>
@@ -12,6 +13,22 @@ std::string toJson(const Poco::JSON::Object& object) {
   object.stringify(out);
   out << '\n';
   return out.str();
+}
+
+// The counts of one node, or the totals: {"node", "connections", "tcp_connections", "room_count",
+// "rooms": {room: members}}.
+Poco::JSON::Object::Ptr countsObject(const cluster::NodeStats& stats) {
+  Poco::JSON::Object::Ptr object = new Poco::JSON::Object;
+  object->set("node", stats.node);
+  object->set("connections", static_cast<Poco::Int64>(stats.connections));
+  object->set("tcp_connections", static_cast<Poco::Int64>(stats.tcpConnections));
+  Poco::JSON::Object::Ptr rooms = new Poco::JSON::Object;
+  for (const auto& [room, members] : stats.rooms) {
+    rooms->set(room, static_cast<Poco::Int64>(members));
+  }
+  object->set("room_count", static_cast<Poco::UInt64>(stats.rooms.size()));
+  object->set("rooms", rooms);
+  return object;
 }
 }  // namespace
 
@@ -31,18 +48,41 @@ StatusReply healthReply(const server::ServerContext& context) {
   return {reason.empty() ? 200 : 503, toJson(body)};
 }
 
+cluster::NodeStats nodeStats(const server::ServerContext& context) {
+  cluster::NodeStats stats;
+  stats.node = context.nodeId;
+  stats.connections = context.sessions.load();
+  for (const auto* loop : context.loops) {
+    stats.tcpConnections += static_cast<int64_t>(loop->connectionCount());
+  }
+  for (const auto& [room, members] : context.directory.snapshot()) {
+    if (members > 0) stats.rooms.emplace(room, members);
+  }
+  return stats;
+}
+
 StatusReply statsReply(const server::ServerContext& context) {
+  return {200, toJson(*countsObject(nodeStats(context)))};
+}
+
+StatusReply clusterStatsReply(const server::ServerContext& context) {
+  const cluster::ClusterSnapshot snapshot = context.clusterStats.snapshot();
+  Poco::JSON::Array::Ptr nodes = new Poco::JSON::Array;
+  for (const auto& node : snapshot.nodes) {
+    Poco::JSON::Object::Ptr entry = countsObject(node.stats);
+    entry->set("age_ms", static_cast<Poco::Int64>(node.ageMs));
+    nodes->add(entry);
+  }
+  Poco::JSON::Object::Ptr totals = countsObject(snapshot.totals);
+  totals->remove("node");
+  totals->set("nodes", static_cast<Poco::UInt64>(snapshot.nodes.size()));
+
   Poco::JSON::Object body;
+  body.set("scope", "cluster");
   body.set("node", context.nodeId);
-  body.set("connections", static_cast<Poco::Int64>(context.sessions.load()));
-  Poco::Int64 tcp = 0;
-  for (const auto* loop : context.loops) tcp += static_cast<Poco::Int64>(loop->connectionCount());
-  body.set("tcp_connections", tcp);
-  Poco::JSON::Object::Ptr rooms = new Poco::JSON::Object;
-  const auto snapshot = context.directory.snapshot();
-  for (const auto& [room, members] : snapshot) rooms->set(room, static_cast<Poco::UInt32>(members));
-  body.set("room_count", static_cast<Poco::UInt64>(snapshot.size()));
-  body.set("rooms", rooms);
+  body.set("interval_s", static_cast<Poco::Int64>(context.clusterStats.interval().count() / 1000));
+  body.set("nodes", nodes);
+  body.set("totals", totals);
   return {200, toJson(body)};
 }
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <system_error>
 
 namespace heimdallr::net {
 
@@ -21,7 +22,11 @@ Connection::~Connection() { ::close(fd_); }
 
 void Connection::start(std::unique_ptr<Protocol> protocol) {
   protocol_ = std::move(protocol);
-  loop_.watch(fd_, kReadEvents, this);
+  try {
+    loop_.watch(fd_, kReadEvents, this);
+  } catch (const std::system_error&) {
+    abort();  // epoll refused the socket (ENOMEM, ENOSPC): drop this one, keep the loop alive
+  }
 }
 
 void Connection::upgrade(std::unique_ptr<Protocol> protocol, const char* pending, size_t size) {

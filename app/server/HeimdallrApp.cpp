@@ -10,7 +10,6 @@
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
 
-#include <cctype>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
@@ -33,10 +32,13 @@ void setUpLogging(const std::string& level) {
   Poco::Logger::setLevel("", Poco::Logger::parseLevel(level));  // root and every logger below it
 }
 
+// "<hostname>-<pid>" in the alphabet of server.node_id ([A-Za-z0-9_-]): the id is a bus subject
+// token (stats.<node_id>), so the dots of a fully qualified host name become '-' too.
 std::string defaultNodeId() {
   std::string id;
   for (char c : Poco::Environment::nodeName()) {
-    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
     id.push_back(ok ? c : '-');
   }
   if (id.empty()) id = "node";

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "http/HttpConnection.h"
+#include "http/StatusEndpoints.h"
 #include "net/Connection.h"
 
 namespace heimdallr::server {
@@ -22,7 +23,11 @@ Server::Server(const config::Config& config, std::string nodeId, bus::Bus& bus) 
     loopCount = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < loopCount; ++i) loops_.push_back(std::make_unique<net::IoLoop>(i));
   hub_ = std::make_unique<room::RoomHub>(rawLoops(loops_), bus, nodeId, directory_);
-  context_.reset(new ServerContext{config, nodeId, bus, *hub_, directory_, rawLoops(loops_)});
+  // Publishes what GET /stats shows; called only between start() and stop(), once context_ is set.
+  clusterStats_ = std::make_unique<cluster::ClusterStats>(
+      bus, nodeId, config.stats.interval, [this] { return http::nodeStats(*context_); });
+  context_.reset(
+      new ServerContext{config, nodeId, bus, *hub_, directory_, rawLoops(loops_), *clusterStats_});
   acceptor_ = std::make_unique<net::Acceptor>(
       config.server.host, static_cast<uint16_t>(config.server.port), config.server.httpThreads,
       [this](int fd, std::string peer) { adopt(fd, std::move(peer)); });
@@ -34,6 +39,7 @@ void Server::start() {
   for (auto& loop : loops_) loop->start();
   started_ = true;
   acceptor_->start();
+  clusterStats_->start();
   context_->ready = true;
 }
 
@@ -57,6 +63,7 @@ size_t Server::openConnections() const {
 void Server::stop(uint64_t graceMs) {
   if (stopped_) return;
   stopped_ = true;
+  clusterStats_->stop();  // first: HeimdallrApp stops the bus right after this returns
   context_->draining = true;
   acceptor_->stop();
   if (!started_) return;

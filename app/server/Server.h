@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/ClusterStats.h"
 #include "config/Config.h"
 #include "heimdallr/bus/Bus.h"
 #include "net/Acceptor.h"
@@ -14,8 +15,9 @@
 
 namespace heimdallr::server {
 
-/// One heimdallr node: the I/O loops, the acceptor feeding them, and the room hub on the bus.
-/// start() and stop() are called on the main thread; everything else runs on the loops.
+/// One heimdallr node: the I/O loops, the acceptor feeding them, the room hub on the bus, and the
+/// cluster stats it publishes and hears there. start() and stop() are called on the main thread;
+/// everything else runs on the loops. The bus must outlive stop().
 class Server {
  public:
   Server(const config::Config& config, std::string nodeId, bus::Bus& bus);
@@ -23,10 +25,12 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  /// Starts the loops and binds the listening socket; throws Poco::Exception if it cannot bind.
+  /// Starts the loops, binds the listening socket, then starts publishing and hearing cluster
+  /// stats; throws Poco::Exception if it cannot bind.
   void start();
-  /// Refuses new work, says goodbye to every client (1001), waits up to `graceMs` for them to
-  /// go, then stops the loops. Idempotent.
+  /// Stops the cluster stats (so nothing of ours touches the bus afterwards), refuses new work,
+  /// says goodbye to every client (1001), waits up to `graceMs` for them to go, then stops the
+  /// loops. Idempotent.
   void stop(uint64_t graceMs = 2000);
 
   uint16_t port() const { return acceptor_->port(); }
@@ -41,6 +45,7 @@ class Server {
   std::vector<std::unique_ptr<net::IoLoop>> loops_;
   room::RoomDirectory directory_;
   std::unique_ptr<room::RoomHub> hub_;
+  std::unique_ptr<cluster::ClusterStats> clusterStats_;
   std::unique_ptr<ServerContext> context_;
   std::unique_ptr<net::Acceptor> acceptor_;
   std::atomic<size_t> nextLoop_{0};

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/ClusterStats.h"
 #include "config/Config.h"
 #include "heimdallr/bus/Bus.h"
 #include "net/IoLoop.h"
@@ -21,6 +22,7 @@ struct ServerContext {
   room::RoomHub& hub;
   room::RoomDirectory& directory;
   const std::vector<net::IoLoop*> loops;
+  cluster::ClusterStats& clusterStats;  // what this node hears on stats.*
 
   std::atomic<bool> ready{false};     // listening, loops and bus started
   std::atomic<bool> draining{false};  // shutting down: /health says 503, upgrades refused

@@ -100,6 +100,25 @@ TEST(Http, head_health_has_the_headers_but_no_body) {
   EXPECT_EQ(full->header("Content-Length"), head->header("Content-Length"));
 }
 
+TEST(Http, head_of_an_error_response_has_no_body_either) {
+  ServerProcess server;
+  HttpTestConnection http(server.port());
+  // 404 and 426 answers keep the connection: a body after HEAD would corrupt the next answer.
+  http.send(
+      "HEAD /not/a/room HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+      "HEAD /42 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" +
+      get("/health"));
+  auto notFound = http.readResponse(/*headRequest=*/true);
+  ASSERT_TRUE(notFound);
+  EXPECT_EQ(404, notFound->status);
+  auto upgradeRequired = http.readResponse(/*headRequest=*/true);
+  ASSERT_TRUE(upgradeRequired);
+  EXPECT_EQ(426, upgradeRequired->status);
+  auto health = http.readResponse();
+  ASSERT_TRUE(health) << "unread: " << http.unread();
+  EXPECT_EQ(200, health->status) << health->head;
+}
+
 TEST(Http, keep_alive_serves_several_requests_on_one_connection) {
   ServerProcess server;
   HttpTestConnection http(server.port());

@@ -4,8 +4,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <optional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,6 +83,7 @@ void expectDefaults(const Config& config) {
   EXPECT_EQ(config.bus.pluginDir, "build/plugins");
   EXPECT_TRUE(config.bus.options.empty());
   EXPECT_EQ(config.log.level, "information");
+  EXPECT_EQ(config.stats.interval, 2s);
   EXPECT_EQ(config.web.root, "web");
 }
 
@@ -96,7 +97,7 @@ TEST(ConfigLoader, empty_document_yields_all_defaults) {
 }
 
 TEST(ConfigLoader, empty_sections_yield_defaults) {
-  expectDefaults(load("server:\nlimits:\nbus:\n  inmem:\n  redis:\nlog:\nweb:\n"));
+  expectDefaults(load("server:\nlimits:\nbus:\n  inmem:\n  redis:\nlog:\nstats:\nweb:\n"));
 }
 
 TEST(ConfigLoader, shipped_config_loads_and_matches_the_defaults) {
@@ -123,7 +124,7 @@ server:
   port: 9001
   io_threads: 4
   http_threads: 2
-  node_id: node-a.1_x
+  node_id: node-a_1-X
   drain_s: 30
 limits:
   max_message_bytes: 1024
@@ -137,6 +138,8 @@ bus:
   plugin_dir: /opt/heimdallr/plugins
 log:
   level: debug
+stats:
+  interval_s: 5
 web:
   root: /srv/web
 )");
@@ -144,7 +147,7 @@ web:
   EXPECT_EQ(config.server.port, 9001);
   EXPECT_EQ(config.server.ioThreads, 4);
   EXPECT_EQ(config.server.httpThreads, 2);
-  EXPECT_EQ(config.server.nodeId, "node-a.1_x");
+  EXPECT_EQ(config.server.nodeId, "node-a_1-X");
   EXPECT_EQ(config.server.drainTimeout, 30s);
   EXPECT_EQ(config.limits.maxMessageBytes, 1024u);
   EXPECT_EQ(config.limits.maxConnections, 50u);
@@ -155,6 +158,7 @@ web:
   EXPECT_EQ(config.bus.plugin, "redis");
   EXPECT_EQ(config.bus.pluginDir, "/opt/heimdallr/plugins");
   EXPECT_EQ(config.log.level, "debug");
+  EXPECT_EQ(config.stats.interval, 5s);
   EXPECT_EQ(config.web.root, "/srv/web");
 }
 
@@ -162,16 +166,19 @@ TEST(ConfigLoader, accepts_both_ends_of_every_range) {
   const Config low = load(
       "server: {port: 0, io_threads: 0, http_threads: 1, drain_s: 0}\n"
       "limits: {max_message_bytes: 1, max_connections: 1, send_queue_bytes: 1024,"
-      " idle_timeout_s: 0, max_header_bytes: 256, handshake_timeout_ms: 100}\n");
+      " idle_timeout_s: 0, max_header_bytes: 256, handshake_timeout_ms: 100}\n"
+      "stats: {interval_s: 1}\n");
   EXPECT_EQ(low.server.port, 0);
   EXPECT_EQ(low.limits.sendQueueBytes, 1024u);
   EXPECT_EQ(low.limits.handshakeTimeout, 100ms);
+  EXPECT_EQ(low.stats.interval, 1s);
 
   const Config high = load(
       "server: {port: 65535, io_threads: 256, http_threads: 64, drain_s: 3600}\n"
       "limits: {max_message_bytes: 67108864, max_connections: 10000000,"
       " send_queue_bytes: 1073741824, idle_timeout_s: 86400, max_header_bytes: 1048576,"
-      " handshake_timeout_ms: 600000}\n");
+      " handshake_timeout_ms: 600000}\n"
+      "stats: {interval_s: 3600}\n");
   EXPECT_EQ(high.server.port, 65535);
   EXPECT_EQ(high.server.ioThreads, 256);
   EXPECT_EQ(high.server.httpThreads, 64);
@@ -182,6 +189,7 @@ TEST(ConfigLoader, accepts_both_ends_of_every_range) {
   EXPECT_EQ(high.limits.idleTimeout, 86400s);
   EXPECT_EQ(high.limits.maxHeaderBytes, 1048576u);
   EXPECT_EQ(high.limits.handshakeTimeout, 600000ms);
+  EXPECT_EQ(high.stats.interval, 3600s);
 }
 
 TEST(ConfigLoader, accepts_every_log_level) {
@@ -275,6 +283,10 @@ TEST(ConfigLoader, rejects_integer_out_of_range_at_either_end) {
   EXPECT_EQ(messageFrom("limits: {send_queue_bytes: -1}"),
             "conf/test.yaml: limits.send_queue_bytes: expected an integer in [1024, 1073741824], "
             "got \"-1\"");
+  EXPECT_EQ(messageFrom("stats: {interval_s: 0}"),
+            "conf/test.yaml: stats.interval_s: expected an integer in [1, 3600], got \"0\"");
+  EXPECT_EQ(messageFrom("stats: {interval_s: 3601}"),
+            "conf/test.yaml: stats.interval_s: expected an integer in [1, 3600], got \"3601\"");
 }
 
 TEST(ConfigLoader, rejects_integer_too_large_for_64_bits_as_out_of_range) {
@@ -292,11 +304,18 @@ TEST(ConfigLoader, rejects_enum_value_not_in_the_allowed_set) {
 
 TEST(ConfigLoader, rejects_node_id_with_characters_outside_the_allowed_set) {
   EXPECT_EQ(messageFrom("server: {node_id: \"node 1\"}"),
-            "conf/test.yaml: server.node_id: expected 1-64 characters from [A-Za-z0-9_.-], or "
+            "conf/test.yaml: server.node_id: expected 1-64 characters from [A-Za-z0-9_-], or "
             "\"\" for hostname-pid, got \"node 1\"");
   EXPECT_TRUE(contains(messageFrom("server: {node_id: " + std::string(65, 'a') + "}"),
                        "server.node_id: expected 1-64 characters"));
   EXPECT_EQ(load("server: {node_id: " + std::string(64, 'a') + "}").server.nodeId.size(), 64u);
+}
+
+TEST(ConfigLoader, rejects_node_id_with_a_dot_because_it_is_a_bus_subject_token) {
+  EXPECT_EQ(messageFrom("server: {node_id: node-a.example}"),
+            "conf/test.yaml: server.node_id: expected 1-64 characters from [A-Za-z0-9_-], or "
+            "\"\" for hostname-pid, got \"node-a.example\"");
+  EXPECT_TRUE(contains(messageFrom("", {"server.node_id=a.b"}), "--set: server.node_id: expected"));
 }
 
 TEST(ConfigLoader, rejects_scalar_where_a_section_is_expected) {
@@ -367,6 +386,10 @@ TEST(ConfigLoader, override_out_of_range_and_bad_enum_name_set) {
             "--set: limits.max_header_bytes: expected an integer in [256, 1048576], got \"100\"");
   EXPECT_EQ(messageFrom("", {"bus.plugin=kafka"}),
             "--set: bus.plugin: expected one of inmem, redis, got \"kafka\"");
+}
+
+TEST(ConfigLoader, override_sets_the_stats_interval) {
+  EXPECT_EQ(load("stats: {interval_s: 10}", {"stats.interval_s=1"}).stats.interval, 1s);
 }
 
 TEST(ConfigLoader, override_with_unknown_key_names_set) {
