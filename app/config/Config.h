@@ -40,8 +40,8 @@ struct LimitsConfig {
 
 /// Which bus plugin to load and its options. Plain data, not thread-safe.
 struct BusConfig {
-  /// "inmem" or "redis".
-  std::string plugin = "inmem";
+  /// "redis" (the cluster default) or "inmem" (one node).
+  std::string plugin = "redis";
   /// Relative paths are relative to the current working directory, not to the config file.
   std::string pluginDir = "build/plugins";
   /// The scalars under `bus.<plugin>` for the chosen plugin only, keyed relative to that section

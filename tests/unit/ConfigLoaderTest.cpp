@@ -79,7 +79,7 @@ void expectDefaults(const Config& config) {
   EXPECT_EQ(config.limits.idleTimeout, 60s);
   EXPECT_EQ(config.limits.maxHeaderBytes, 8192u);
   EXPECT_EQ(config.limits.handshakeTimeout, 10000ms);
-  EXPECT_EQ(config.bus.plugin, "inmem");
+  EXPECT_EQ(config.bus.plugin, "redis");
   EXPECT_EQ(config.bus.pluginDir, "build/plugins");
   EXPECT_TRUE(config.bus.options.empty());
   EXPECT_EQ(config.log.level, "information");
@@ -102,19 +102,33 @@ TEST(ConfigLoader, empty_sections_yield_defaults) {
 
 TEST(ConfigLoader, shipped_config_loads_and_matches_the_defaults) {
   Config shipped = loadConfig(HEIMDALLR_SOURCE_DIR "/conf/heimdallr.yaml", {});
-  // The shipped file spells out the inmem plugin's one option at its default.
-  EXPECT_EQ((std::map<std::string, std::string>{{"max_pending", "100000"}}), shipped.bus.options);
+  // The shipped file spells out the redis plugin's options at their defaults.
+  EXPECT_EQ((std::map<std::string, std::string>{{"host", "127.0.0.1"},
+                                                {"port", "6379"},
+                                                {"username", ""},
+                                                {"password", ""},
+                                                {"connect_timeout_ms", "2000"},
+                                                {"channel_prefix", "heimdallr"},
+                                                {"max_pending_bytes", "8388608"}}),
+            shipped.bus.options);
   shipped.bus.options.clear();
   expectDefaults(shipped);
 }
 
-TEST(ConfigLoader, shipped_config_accepts_the_redis_plugin_by_override) {
-  const Config config =
-      loadConfig(HEIMDALLR_SOURCE_DIR "/conf/heimdallr.yaml",
-                 {"bus.plugin=redis", "bus.redis.host=10.0.0.5", "bus.redis.port=6380"});
+TEST(ConfigLoader, shipped_config_takes_redis_options_by_override) {
+  const Config config = loadConfig(HEIMDALLR_SOURCE_DIR "/conf/heimdallr.yaml",
+                                   {"bus.redis.host=10.0.0.5", "bus.redis.port=6380"});
   EXPECT_EQ(config.bus.plugin, "redis");
-  EXPECT_EQ(config.bus.options,
-            (std::map<std::string, std::string>{{"host", "10.0.0.5"}, {"port", "6380"}}));
+  EXPECT_EQ("10.0.0.5", config.bus.options.at("host"));
+  EXPECT_EQ("6380", config.bus.options.at("port"));
+  EXPECT_EQ("heimdallr", config.bus.options.at("channel_prefix"));  // the rest from the file
+}
+
+TEST(ConfigLoader, shipped_config_is_one_line_away_from_the_inmem_bus) {
+  const Config config =
+      loadConfig(HEIMDALLR_SOURCE_DIR "/conf/heimdallr.yaml", {"bus.plugin=inmem"});
+  EXPECT_EQ(config.bus.plugin, "inmem");
+  EXPECT_EQ((std::map<std::string, std::string>{{"max_pending", "100000"}}), config.bus.options);
 }
 
 TEST(ConfigLoader, reads_every_key_from_the_file) {
@@ -441,7 +455,7 @@ bus:
 }
 
 TEST(ConfigLoader, drops_options_of_plugins_that_are_not_chosen) {
-  const Config config = load("bus:\n  redis:\n    host: 10.0.0.9\n");
+  const Config config = load("bus:\n  plugin: inmem\n  redis:\n    host: 10.0.0.9\n");
   EXPECT_EQ(config.bus.plugin, "inmem");
   EXPECT_TRUE(config.bus.options.empty());
 }
