@@ -62,6 +62,11 @@ struct StatsConfig {
   std::chrono::seconds interval{2};
 };
 
+struct MetricsConfig {
+  /// Record metrics and serve GET /metrics. Off only to measure what recording costs.
+  bool enabled = true;
+};
+
 struct WebConfig {
   /// Directory of static files for the demo page.
   std::string root = "web";
@@ -74,6 +79,7 @@ struct Config {
   BusConfig bus;
   LogConfig log;
   StatsConfig stats;
+  MetricsConfig metrics;
   WebConfig web;
 };
 

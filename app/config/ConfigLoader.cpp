@@ -32,6 +32,8 @@ constexpr std::int64_t kGiB = 1024 * kMiB;
 constexpr std::string_view kBusSection = "bus";
 constexpr std::string_view kBusPlugins[] = {"inmem", "redis"};
 
+constexpr std::string_view kBooleans[] = {"true", "false"};
+
 // The POCO level names, so the value can be handed to Poco::Logger unchanged.
 constexpr std::string_view kLogLevels[] = {"trace", "debug",    "information", "notice", "warning",
                                            "error", "critical", "fatal",       "none"};
@@ -125,6 +127,8 @@ constexpr Setting kSettings[] = {
     text("bus.plugin_dir", kNonEmpty, assignText<&Config::bus, &BusConfig::pluginDir>),
     choice("log.level", kLogLevels, assignText<&Config::log, &LogConfig::level>),
     integer("stats.interval_s", 1, 3600, assignInteger<&Config::stats, &StatsConfig::interval>),
+    choice("metrics.enabled", kBooleans,
+           [](Config& config, std::string&& value) { config.metrics.enabled = value == "true"; }),
     text("web.root", kNonEmpty, assignText<&Config::web, &WebConfig::root>),
 };
 

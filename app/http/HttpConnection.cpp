@@ -133,6 +133,17 @@ bool HttpConnection::serve(const Poco::Net::HTTPRequest& request, size_t request
     reply(makeHttpResponse(status.status, "application/json", status.json, keepAlive), keepAlive);
     return keepAlive;
   }
+  // Before the room check: "metrics" is also a valid room id, and /metrics must stay metrics.
+  if (path == "/metrics") {
+    if (!context_.config.metrics.enabled) {
+      reply(makeErrorResponse(404, "metrics are disabled (metrics.enabled)", keepAlive), keepAlive);
+    } else {
+      reply(makeHttpResponse(200, "text/plain; version=0.0.4; charset=utf-8",
+                             context_.metrics.scrape(), keepAlive),
+            keepAlive);
+    }
+    return keepAlive;
+  }
   const std::string roomId = path.size() > 1 ? path.substr(1) : std::string();
   if (!room::isValidRoomId(roomId)) {
     reply(makeErrorResponse(404, "not found", keepAlive), keepAlive);

@@ -44,7 +44,7 @@ bool Connection::send(SharedBuffer bytes) {
     if (state_ != State::kOpen) return true;
     if (queuedBytes_ + bytes->size() > sendQueueLimit_) return false;
   }
-  queuedBytes_ += bytes->size();
+  setQueuedBytes(queuedBytes_ + bytes->size());
   queue_.push_back(std::move(bytes));
   if (!flushScheduled_ && !wantWrite_) {
     flushScheduled_ = true;
@@ -53,20 +53,19 @@ bool Connection::send(SharedBuffer bytes) {
   return true;
 }
 
-void Connection::close(SharedBuffer lastWords, bool discardQueued, uint64_t lingerMs) {
-  if (state_ != State::kOpen) return;
+size_t Connection::close(SharedBuffer lastWords, bool discardQueued, uint64_t lingerMs) {
+  if (state_ != State::kOpen) return 0;
+  size_t discarded = 0;
   if (discardQueued && !queue_.empty()) {
     // Keep a frame already partly on the wire, or the peer would see a torn frame.
     SharedBuffer partial = headOffset_ > 0 ? queue_.front() : nullptr;
+    discarded = queue_.size() - (partial ? 1 : 0);
     queue_.clear();
-    queuedBytes_ = 0;
-    if (partial) {
-      queuedBytes_ = partial->size() - headOffset_;
-      queue_.push_back(std::move(partial));
-    }
+    setQueuedBytes(partial ? partial->size() - headOffset_ : 0);
+    if (partial) queue_.push_back(std::move(partial));
   }
   if (lastWords) {
-    queuedBytes_ += lastWords->size();
+    setQueuedBytes(queuedBytes_ + lastWords->size());
     queue_.push_back(std::move(lastWords));
   }
   state_ = State::kClosing;
@@ -76,13 +75,19 @@ void Connection::close(SharedBuffer lastWords, bool discardQueued, uint64_t ling
     flushScheduled_ = true;
     loop_.scheduleFlush(this);
   }
+  return discarded;
+}
+
+void Connection::setQueuedBytes(size_t bytes) {
+  loop_.io().addQueued(static_cast<int64_t>(bytes) - static_cast<int64_t>(queuedBytes_));
+  queuedBytes_ = bytes;
 }
 
 void Connection::abort() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   queue_.clear();
-  queuedBytes_ = 0;
+  setQueuedBytes(0);
   loop_.unwatch(fd_);
   enterClosing();
   loop_.destroyConnection(this);
@@ -127,6 +132,7 @@ void Connection::readAvailable() {
   for (int i = 0; i < kMaxReadsPerEvent && state_ != State::kClosed; ++i) {
     const ssize_t n = ::recv(fd_, buffer, IoLoop::kReadBufferSize, 0);
     if (n > 0) {
+      loop_.io().bytesReceived.add(static_cast<uint64_t>(n));
       if (state_ == State::kOpen) protocol_->onData(*this, buffer, static_cast<size_t>(n));
       retired_.reset();
       if (static_cast<size_t>(n) < IoLoop::kReadBufferSize) return;  // drained
@@ -174,7 +180,8 @@ void Connection::flush() {
       abort();  // EPIPE, ECONNRESET: the peer is gone
       return;
     }
-    queuedBytes_ -= static_cast<size_t>(written);
+    loop_.io().bytesSent.add(static_cast<uint64_t>(written));
+    setQueuedBytes(queuedBytes_ - static_cast<size_t>(written));
     while (written > 0) {
       const size_t left = queue_.front()->size() - headOffset_;
       if (static_cast<size_t>(written) >= left) {

@@ -37,7 +37,8 @@ class Connection : public IoHandler {
   /// Graceful close: stop reading application data, send `lastWords` after what is queued (or
   /// instead of it when `discardQueued`), half-close, then wait up to `lingerMs` for the peer's
   /// EOF so that our last bytes are not lost to a reset.
-  void close(SharedBuffer lastWords, bool discardQueued, uint64_t lingerMs);
+  /// Returns how many queued buffers were discarded.
+  size_t close(SharedBuffer lastWords, bool discardQueued, uint64_t lingerMs);
   /// Immediate close: the peer is gone or hopeless.
   void abort();
 
@@ -61,6 +62,7 @@ class Connection : public IoHandler {
   void readAvailable();
   void enterClosing();
   void setWantWrite(bool want);
+  void setQueuedBytes(size_t bytes);  // keeps the loop's queued-bytes gauge in step
 
   IoLoop& loop_;
   const int fd_;

@@ -11,6 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "metrics/Histogram.h"
+
 namespace heimdallr::net {
 
 class Connection;
@@ -65,6 +67,19 @@ class IoLoop {
   char* readBuffer() { return readBuffer_.get(); }
   static constexpr size_t kReadBufferSize = 64 * 1024;
 
+  /// Byte counts of this loop's sockets: written by the loop thread, read by the metrics scrape.
+  struct IoCounters {
+    metrics::SingleWriterCounter bytesReceived;
+    metrics::SingleWriterCounter bytesSent;
+    std::atomic<int64_t> queuedBytes{0};  // in all outbound queues of this loop
+    void addQueued(int64_t delta) {
+      queuedBytes.store(queuedBytes.load(std::memory_order_relaxed) + delta,
+                        std::memory_order_relaxed);
+    }
+  };
+  IoCounters& io() { return io_; }
+  const IoCounters& io() const { return io_; }
+
   /// Any thread: the loop's open TCP connections (HTTP and WebSocket), for /stats.
   size_t connectionCount() const { return connectionGauge_.load(std::memory_order_relaxed); }
   template <typename F>
@@ -98,6 +113,7 @@ class IoLoop {
   std::vector<Connection*> reapQueue_;
   std::unique_ptr<char[]> readBuffer_;
   std::atomic<size_t> connectionGauge_{0};
+  IoCounters io_;
 };
 
 }  // namespace heimdallr::net

@@ -26,8 +26,9 @@ size_t LocalRooms::remove(RoomMember& member) {
 size_t LocalRooms::deliver(const std::string& roomId, const net::SharedBuffer& frame) {
   auto it = rooms_.find(roomId);
   if (it == rooms_.end()) return 0;
-  for (RoomMember* member : it->second) member->deliver(frame);
-  return it->second.size();
+  size_t delivered = 0;
+  for (RoomMember* member : it->second) delivered += member->deliver(frame) ? 1 : 0;
+  return delivered;
 }
 
 }  // namespace heimdallr::room

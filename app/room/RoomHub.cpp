@@ -23,11 +23,12 @@ net::SharedBuffer encode(ws::Opcode opcode, std::string_view payload) {
 }  // namespace
 
 RoomHub::RoomHub(std::vector<net::IoLoop*> loops, bus::Bus& bus, std::string nodeId,
-                 RoomDirectory& directory)
+                 RoomDirectory& directory, metrics::NodeMetrics* metrics)
     : loops_(std::move(loops)),
       bus_(bus),
       nodeId_(std::move(nodeId)),
       directory_(directory),
+      metrics_(metrics),
       perLoop_(loops_.size()) {}
 
 RoomHub::~RoomHub() = default;
@@ -57,18 +58,21 @@ void RoomHub::leave(RoomMember& member) {
 // Sender's loop thread. The frame is encoded here, once, and shared by every recipient.
 void RoomHub::publish(RoomMember& sender, ws::Opcode opcode, std::string&& payload) {
   const std::string& roomId = sender.roomId();
+  const int64_t originNs = realtimeNs();
   net::SharedBuffer frame = encode(opcode, payload);
   const int home = homeOf(roomId);
-  loops_[home]->post(
-      [this, home, roomId, frame = std::move(frame)] { actorDeliver(home, roomId, frame); });
+  loops_[home]->post([this, home, roomId, frame = std::move(frame), originNs] {
+    actorDeliver(home, roomId, frame, originNs, Path::kLocal);
+  });
 
   auto msg = std::make_shared<bus::BusMessage>();
   msg->subject = roomSubject(roomId);
   msg->origin = nodeId_;
   msg->payload = std::move(payload);
   msg->flags = opcode == ws::Opcode::kBinary ? bus::BusMessage::kFlagBinary : 0;
-  msg->originTimeNs = realtimeNs();
+  msg->originTimeNs = originNs;
   bus_.publish(std::move(msg));
+  if (metrics_) metrics_->loop(sender.loopIndex()).messagesPublished.add();
 }
 
 // Home loop thread.
@@ -105,18 +109,34 @@ void RoomHub::actorLeft(int home, const std::string& roomId, int memberLoop) {
 }
 
 // Home loop thread: one task per loop with members, or a direct call for the home loop itself.
-void RoomHub::actorDeliver(int home, const std::string& roomId, const net::SharedBuffer& frame) {
+void RoomHub::actorDeliver(int home, const std::string& roomId, const net::SharedBuffer& frame,
+                           int64_t originNs, Path path) {
   auto& actors = perLoop_[home].actors;
   auto it = actors.find(roomId);
   if (it == actors.end()) return;  // everyone left before the message arrived
-  it->second->forEachLoopWithMembers([&](int loop) {
+  const RoomActor& actor = *it->second;
+  if (metrics_) metrics_->loop(home).fanout.observe(actor.members());
+  actor.forEachLoopWithMembers([&](int loop) {
     if (loop == home) {
-      perLoop_[loop].local.deliver(roomId, frame);
+      deliverLocal(loop, roomId, frame, originNs, path);
     } else {
-      loops_[loop]->post(
-          [this, loop, roomId, frame] { perLoop_[loop].local.deliver(roomId, frame); });
+      loops_[loop]->post([this, loop, roomId, frame, originNs, path] {
+        deliverLocal(loop, roomId, frame, originNs, path);
+      });
     }
   });
+}
+
+// Member loop thread. Latency is recorded once per loop hand-over, weighted by the recipients:
+// per-recipient figures without per-recipient work.
+void RoomHub::deliverLocal(int loop, const std::string& roomId, const net::SharedBuffer& frame,
+                           int64_t originNs, Path path) {
+  const size_t delivered = perLoop_[loop].local.deliver(roomId, frame);
+  if (metrics_ == nullptr || delivered == 0) return;
+  metrics::LoopMetrics& m = metrics_->loop(loop);
+  m.messagesDelivered.add(delivered);
+  const double seconds = static_cast<double>(realtimeNs() - originNs) / 1e9;
+  (path == Path::kLocal ? m.latencyLocal : m.latencyBus).observe(seconds, delivered);
 }
 
 // Bus thread: drop our own messages (already delivered locally), encode once, hand to the actor.
@@ -126,8 +146,9 @@ void RoomHub::onBusMessage(const bus::BusMessagePtr& msg, const std::string& roo
       (msg->flags & bus::BusMessage::kFlagBinary) ? ws::Opcode::kBinary : ws::Opcode::kText;
   net::SharedBuffer frame = encode(opcode, msg->payload);
   const int home = homeOf(roomId);
-  loops_[home]->post(
-      [this, home, roomId, frame = std::move(frame)] { actorDeliver(home, roomId, frame); });
+  loops_[home]->post([this, home, roomId, frame = std::move(frame), originNs = msg->originTimeNs] {
+    actorDeliver(home, roomId, frame, originNs, Path::kBus);
+  });
 }
 
 }  // namespace heimdallr::room

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "heimdallr/bus/Bus.h"
+#include "metrics/NodeMetrics.h"
 #include "net/IoLoop.h"
 #include "net/SharedBuffer.h"
 #include "room/LocalRooms.h"
@@ -27,8 +28,9 @@ namespace heimdallr::room {
 /// the bus handlers run on the bus thread and only post to loops.
 class RoomHub {
  public:
+  /// `metrics` may be null (metrics disabled).
   RoomHub(std::vector<net::IoLoop*> loops, bus::Bus& bus, std::string nodeId,
-          RoomDirectory& directory);
+          RoomDirectory& directory, metrics::NodeMetrics* metrics);
   ~RoomHub();
   RoomHub(const RoomHub&) = delete;
   RoomHub& operator=(const RoomHub&) = delete;
@@ -47,11 +49,18 @@ class RoomHub {
     std::unordered_map<std::string, std::unique_ptr<RoomActor>> actors;  // rooms homed here
   };
 
+  /// Where a message came from, for the delivery-latency label.
+  enum class Path { kLocal, kBus };
+
   int homeOf(const std::string& roomId) const;
   // Home loop thread:
   void actorJoined(int home, const std::string& roomId, int memberLoop);
   void actorLeft(int home, const std::string& roomId, int memberLoop);
-  void actorDeliver(int home, const std::string& roomId, const net::SharedBuffer& frame);
+  void actorDeliver(int home, const std::string& roomId, const net::SharedBuffer& frame,
+                    int64_t originNs, Path path);
+  // A member loop's thread:
+  void deliverLocal(int loop, const std::string& roomId, const net::SharedBuffer& frame,
+                    int64_t originNs, Path path);
   // Bus thread:
   void onBusMessage(const bus::BusMessagePtr& msg, const std::string& roomId);
 
@@ -59,6 +68,7 @@ class RoomHub {
   bus::Bus& bus_;
   const std::string nodeId_;
   RoomDirectory& directory_;
+  metrics::NodeMetrics* metrics_;
   std::vector<LoopState> perLoop_;  // index = loop index; each entry touched by its loop only
 };
 

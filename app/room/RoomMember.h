@@ -15,8 +15,8 @@ class RoomMember {
   virtual const std::string& roomId() const = 0;
   virtual int loopIndex() const = 0;
   /// Queues an encoded frame shared with the other members. Never throws; a member that cannot
-  /// keep up closes itself.
-  virtual void deliver(const net::SharedBuffer& frame) = 0;
+  /// keep up closes itself. Returns whether the frame was queued.
+  virtual bool deliver(const net::SharedBuffer& frame) = 0;
 
  private:
   friend class LocalRooms;

@@ -22,12 +22,15 @@ Server::Server(const config::Config& config, std::string nodeId, bus::Bus& bus) 
   if (loopCount <= 0)
     loopCount = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < loopCount; ++i) loops_.push_back(std::make_unique<net::IoLoop>(i));
-  hub_ = std::make_unique<room::RoomHub>(rawLoops(loops_), bus, nodeId, directory_);
+  metrics_ = std::make_unique<metrics::NodeMetrics>(loops_.size());
+  metrics_->setSnapshotSource([this, &bus] { return metricsSnapshot(bus); });
+  hub_ = std::make_unique<room::RoomHub>(rawLoops(loops_), bus, nodeId, directory_,
+                                         config.metrics.enabled ? metrics_.get() : nullptr);
   // Publishes what GET /stats shows; called only between start() and stop(), once context_ is set.
   clusterStats_ = std::make_unique<cluster::ClusterStats>(
       bus, nodeId, config.stats.interval, [this] { return http::nodeStats(*context_); });
-  context_.reset(
-      new ServerContext{config, nodeId, bus, *hub_, directory_, rawLoops(loops_), *clusterStats_});
+  context_.reset(new ServerContext{config, nodeId, bus, *hub_, directory_, rawLoops(loops_),
+                                   *clusterStats_, *metrics_});
   acceptor_ = std::make_unique<net::Acceptor>(
       config.server.host, static_cast<uint16_t>(config.server.port), config.server.httpThreads,
       [this](int fd, std::string peer) { adopt(fd, std::move(peer)); });
@@ -52,6 +55,22 @@ void Server::adopt(int fd, std::string peer) {
         loop.adopt(std::make_unique<net::Connection>(loop, fd, std::move(peer), queueLimit));
     connection.start(std::make_unique<http::HttpConnection>(*context_, connection));
   });
+}
+
+// Scrape thread: the gauges and totals that live outside the per-loop recorders.
+metrics::NodeSnapshot Server::metricsSnapshot(const bus::Bus& bus) const {
+  metrics::NodeSnapshot snapshot;
+  snapshot.connections = static_cast<double>(context_->sessions.load());
+  snapshot.rooms = static_cast<double>(directory_.roomCount());
+  snapshot.busUp = bus.status().up;
+  for (const auto& loop : loops_) {
+    snapshot.bytesReceived += loop->io().bytesReceived.value();
+    snapshot.bytesSent += loop->io().bytesSent.value();
+    snapshot.sendQueueBytes +=
+        static_cast<uint64_t>(std::max<int64_t>(0, loop->io().queuedBytes.load()));
+  }
+  snapshot.bus = bus.counters();
+  return snapshot;
 }
 
 size_t Server::openConnections() const {

@@ -7,6 +7,7 @@
 #include "cluster/ClusterStats.h"
 #include "config/Config.h"
 #include "heimdallr/bus/Bus.h"
+#include "metrics/NodeMetrics.h"
 #include "net/Acceptor.h"
 #include "net/IoLoop.h"
 #include "room/RoomDirectory.h"
@@ -40,10 +41,12 @@ class Server {
  private:
   void adopt(int fd, std::string peer);  // acceptor thread
   size_t openConnections() const;
+  metrics::NodeSnapshot metricsSnapshot(const bus::Bus& bus) const;
 
   const config::Config& config_;
   std::vector<std::unique_ptr<net::IoLoop>> loops_;
   room::RoomDirectory directory_;
+  std::unique_ptr<metrics::NodeMetrics> metrics_;
   std::unique_ptr<room::RoomHub> hub_;
   std::unique_ptr<cluster::ClusterStats> clusterStats_;
   std::unique_ptr<ServerContext> context_;

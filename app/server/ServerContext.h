@@ -7,6 +7,7 @@
 #include "cluster/ClusterStats.h"
 #include "config/Config.h"
 #include "heimdallr/bus/Bus.h"
+#include "metrics/NodeMetrics.h"
 #include "net/IoLoop.h"
 #include "room/RoomDirectory.h"
 #include "room/RoomHub.h"
@@ -23,6 +24,7 @@ struct ServerContext {
   room::RoomDirectory& directory;
   const std::vector<net::IoLoop*> loops;
   cluster::ClusterStats& clusterStats;  // what this node hears on stats.*
+  metrics::NodeMetrics& metrics;
 
   std::atomic<bool> ready{false};     // listening, loops and bus started
   std::atomic<bool> draining{false};  // shutting down: /health says 503, upgrades refused

@@ -11,8 +11,11 @@ WsSession::WsSession(server::ServerContext& context, net::Connection& connection
       connection_(connection),
       roomId_(std::move(roomId)),
       decoder_(Role::kServer, context.config.limits.maxMessageBytes),
-      lastActivityMs_(connection.loop().nowMs()) {
+      lastActivityMs_(connection.loop().nowMs()),
+      metrics_(context.config.metrics.enabled ? &context.metrics.loop(connection.loop().index())
+                                              : nullptr) {
   ++context_.sessions;
+  if (metrics_) metrics_->connectionsOpened.add();
   context_.hub.join(*this);
   joined_ = true;
 }
@@ -39,6 +42,7 @@ void WsSession::onTick(net::Connection&, uint64_t nowMs) {
 
 // End of a loop iteration, outside any fan-out: safe to leave the room's member list.
 void WsSession::onClosing(net::Connection&) {
+  if (metrics_) metrics_->closed(closeReason_);
   if (joined_) {
     joined_ = false;
     context_.hub.leave(*this);
@@ -50,14 +54,16 @@ void WsSession::onShutdown(net::Connection&) {
 }
 
 // Fan-out hot path: one shared frame, no copy, no lock.
-void WsSession::deliver(const net::SharedBuffer& frame) {
-  if (!connection_.send(frame)) {
-    closeWith(close_code::kSlowConsumer, "slow consumer", /*discardQueued=*/true);
-  }
+bool WsSession::deliver(const net::SharedBuffer& frame) {
+  if (connection_.state() != net::Connection::State::kOpen) return false;
+  if (connection_.send(frame)) return true;
+  closeWith(close_code::kSlowConsumer, "slow consumer", /*discardQueued=*/true);
+  return false;
 }
 
 void WsSession::onMessage(Opcode opcode, std::string&& payload) {
   if (connection_.state() != net::Connection::State::kOpen) return;
+  if (metrics_) metrics_->messagesReceived.add();
   context_.hub.publish(*this, opcode, std::move(payload));
 }
 
@@ -68,12 +74,40 @@ void WsSession::onPing(std::string_view payload) {
 void WsSession::onPong(std::string_view) {}
 
 // The peer started the close handshake: echo its code (RFC 6455 §5.5.1; an empty close is
-// answered with an empty one) and hang up.
-void WsSession::onClose(uint16_t code, std::string_view) { closeWith(code, {}); }
+// answered with an empty one) and hang up. Whatever its code, the client chose to go: normal.
+void WsSession::onClose(uint16_t code, std::string_view) {
+  if (connection_.state() != net::Connection::State::kOpen) return;
+  closeReason_ = metrics::CloseReason::kNormal;
+  connection_.close(net::makeSharedBuffer(encodeClose(code, {})), false, kCloseLingerMs);
+}
 
 void WsSession::closeWith(uint16_t code, std::string_view reason, bool discardQueued) {
-  connection_.close(net::makeSharedBuffer(encodeClose(code, reason)), discardQueued,
-                    kCloseLingerMs);
+  if (connection_.state() != net::Connection::State::kOpen) return;
+  closeReason_ = reasonFor(code);
+  const size_t discarded = connection_.close(net::makeSharedBuffer(encodeClose(code, reason)),
+                                             discardQueued, kCloseLingerMs);
+  // A slow consumer loses the frame it refused and the backlog thrown away with it.
+  if (metrics_ && discardQueued)
+    metrics_->dropped(metrics::DropReason::kSlowConsumer, discarded + 1);
+}
+
+metrics::CloseReason WsSession::reasonFor(uint16_t code) {
+  switch (code) {
+    case close_code::kSlowConsumer:
+      return metrics::CloseReason::kSlowConsumer;
+    case close_code::kIdleTimeout:
+      return metrics::CloseReason::kIdle;
+    case close_code::kMessageTooBig:
+      return metrics::CloseReason::kTooBig;
+    case close_code::kGoingAway:
+      return metrics::CloseReason::kShutdown;
+    case close_code::kProtocolError:
+    case close_code::kUnsupportedData:
+    case close_code::kInvalidPayload:
+      return metrics::CloseReason::kProtocolError;
+    default:
+      return metrics::CloseReason::kNormal;
+  }
 }
 
 }  // namespace heimdallr::ws

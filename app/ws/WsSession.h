@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 
+#include "metrics/LoopMetrics.h"
 #include "net/Connection.h"
 #include "net/Protocol.h"
 #include "room/RoomMember.h"
@@ -31,7 +32,7 @@ class WsSession : public net::Protocol, public room::RoomMember, private FrameDe
   // room::RoomMember
   const std::string& roomId() const override { return roomId_; }
   int loopIndex() const override { return connection_.loop().index(); }
-  void deliver(const net::SharedBuffer& frame) override;
+  bool deliver(const net::SharedBuffer& frame) override;
 
  private:
   // FrameDecoder::Handler
@@ -43,6 +44,8 @@ class WsSession : public net::Protocol, public room::RoomMember, private FrameDe
   /// Sends a close frame and closes gracefully. `discardQueued` drops frames not yet on the wire
   /// (a slow consumer's backlog) so its memory is freed at once.
   void closeWith(uint16_t code, std::string_view reason, bool discardQueued = false);
+  /// The metrics label for a close we start with `code`.
+  static metrics::CloseReason reasonFor(uint16_t code);
 
   server::ServerContext& context_;
   net::Connection& connection_;
@@ -52,6 +55,8 @@ class WsSession : public net::Protocol, public room::RoomMember, private FrameDe
   uint64_t lastActivityMs_;
   uint64_t pingSentMs_ = 0;
   bool pingOutstanding_ = false;
+  metrics::LoopMetrics* metrics_;  // this loop's; null when metrics are disabled
+  metrics::CloseReason closeReason_ = metrics::CloseReason::kAbnormal;  // until a handshake says
 };
 
 }  // namespace heimdallr::ws

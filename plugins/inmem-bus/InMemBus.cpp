@@ -32,12 +32,12 @@ void InMemBus::start(const std::string& /*nodeId*/, const Options& options) {
 void InMemBus::publish(BusMessagePtr msg) {
   {
     std::lock_guard lock(queueMutex_);
-    if (stopping_) return;
-    if (queue_.size() >= maxPending_) {
+    if (stopping_ || queue_.size() >= maxPending_) {
       ++dropped_;
       return;
     }
-    queue_.push_back(std::move(msg));
+    ++published_;
+    queue_.push_back({std::move(msg), PublishLatency::nowNs()});
   }
   queueReady_.notify_one();
 }
@@ -68,6 +68,17 @@ void InMemBus::unsubscribe(SubscriptionId id) {
 
 BusStatus InMemBus::status() const { return BusStatus{true, {}}; }
 
+BusCounters InMemBus::counters() const {
+  BusCounters counters;
+  {
+    std::lock_guard lock(queueMutex_);
+    counters.published = published_;
+    counters.dropped = dropped_;
+  }
+  latency_.fill(counters);
+  return counters;
+}
+
 void InMemBus::stop() {
   {
     std::lock_guard lock(queueMutex_);
@@ -79,7 +90,7 @@ void InMemBus::stop() {
 
 // Dispatch thread: drains the queue in batches so publishers contend for the lock once per batch.
 void InMemBus::dispatchLoop() {
-  std::deque<BusMessagePtr> batch;
+  std::deque<Queued> batch;
   for (;;) {
     {
       std::unique_lock lock(queueMutex_);
@@ -87,7 +98,10 @@ void InMemBus::dispatchLoop() {
       if (stopping_) return;
       batch.swap(queue_);
     }
-    for (const auto& msg : batch) dispatch(msg);
+    for (const auto& queued : batch) {
+      latency_.observe(queued.enqueuedNs);
+      dispatch(queued.msg);
+    }
     batch.clear();
   }
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "heimdallr/bus/Bus.h"
+#include "heimdallr/bus/PublishLatency.h"
 
 namespace heimdallr::bus {
 
@@ -27,6 +28,7 @@ class InMemBus : public Bus {
   SubscriptionId subscribe(const std::string& pattern, MessageHandler handler) override;
   void unsubscribe(SubscriptionId id) override;
   BusStatus status() const override;
+  BusCounters counters() const override;
   void stop() override;
 
  private:
@@ -36,16 +38,23 @@ class InMemBus : public Bus {
     MessageHandler handler;
   };
 
+  struct Queued {
+    BusMessagePtr msg;
+    int64_t enqueuedNs;
+  };
+
   void dispatchLoop();
   void dispatch(const BusMessagePtr& msg);
 
   // Guards the queue only; publishers never wait on handlers.
-  std::mutex queueMutex_;
+  mutable std::mutex queueMutex_;
   std::condition_variable queueReady_;
-  std::deque<BusMessagePtr> queue_;
+  std::deque<Queued> queue_;
   bool stopping_ = false;
   size_t maxPending_ = 100000;
-  uint64_t dropped_ = 0;
+  uint64_t published_ = 0;  // guarded by queueMutex_
+  uint64_t dropped_ = 0;    // guarded by queueMutex_
+  PublishLatency latency_;  // written by the dispatch thread: enqueue to dispatch
 
   // Held while handlers run, so unsubscribe() returning means "no further calls". Recursive so
   // that a handler may (against advice) subscribe or unsubscribe without deadlocking.

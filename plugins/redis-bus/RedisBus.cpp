@@ -64,7 +64,8 @@ void RedisBus::publish(BusMessagePtr msg) {
       return;
     }
     pendingBytes_.fetch_add(cost);
-    outbox_.push_back(std::move(msg));
+    published_.fetch_add(1, std::memory_order_relaxed);
+    outbox_.push_back({std::move(msg), PublishLatency::nowNs()});
   }
   const uint64_t one = 1;
   [[maybe_unused]] auto ignored = ::write(wakeFd_, &one, sizeof one);
@@ -104,6 +105,16 @@ void RedisBus::unsubscribe(SubscriptionId id) {
   }
   const uint64_t one = 1;
   [[maybe_unused]] auto ignored = ::write(wakeFd_, &one, sizeof one);
+}
+
+BusCounters RedisBus::counters() const {
+  BusCounters counters;
+  counters.published = published_.load(std::memory_order_relaxed);
+  counters.dropped = dropped_.load(std::memory_order_relaxed);
+  counters.reconnects = reconnects_.load(std::memory_order_relaxed);
+  counters.pendingBytes = pendingBytes_.load(std::memory_order_relaxed);
+  latency_.fill(counters);
+  return counters;
 }
 
 BusStatus RedisBus::status() const {
@@ -215,25 +226,31 @@ void RedisBus::flushOutbox() {
   if (!publisher_->ready()) return;
   redisAsyncContext* context = publisher_->context();
   while (!sending_.empty()) {
-    const BusMessage& msg = *sending_.front();
+    const BusMessage& msg = *sending_.front().msg;
     const std::string channel = names_->channel(msg.subject);
     const std::string envelope = encodeEnvelope(msg);
-    const auto cost = static_cast<uintptr_t>(costOf(msg));
-    if (redisAsyncCommand(context, &RedisBus::onPublishReply, reinterpret_cast<void*>(cost),
-                          "PUBLISH %b %b", channel.data(), channel.size(), envelope.data(),
+    if (redisAsyncCommand(context, &RedisBus::onPublishReply, nullptr, "PUBLISH %b %b",
+                          channel.data(), channel.size(), envelope.data(),
                           envelope.size()) != REDIS_OK) {
       break;  // the context is going away; the message waits for the next connection
     }
+    inFlight_.push_back({costOf(msg), sending_.front().enqueuedNs});
     sending_.pop_front();
   }
 }
 
-// Called for every PUBLISH: acknowledged (reply) or lost with its connection (null reply).
-void RedisBus::onPublishReply(redisAsyncContext* context, void* /*reply*/, void* privdata) {
+// Called for every PUBLISH, in the order they were sent: acknowledged (a reply) or lost with
+// its connection (null reply, when hiredis frees the context).
+void RedisBus::onPublishReply(redisAsyncContext* context, void* reply, void*) {
   auto* connection = static_cast<RedisConnection*>(context->data);
   if (connection == nullptr) return;
   auto* self = static_cast<RedisBus*>(connection->owner());
-  self->pendingBytes_.fetch_sub(reinterpret_cast<uintptr_t>(privdata));
+  if (self->inFlight_.empty()) return;
+  const InFlight done = self->inFlight_.front();
+  self->inFlight_.pop_front();
+  self->pendingBytes_.fetch_sub(done.cost);
+  auto* r = static_cast<redisReply*>(reply);
+  if (r != nullptr && r->type != REDIS_REPLY_ERROR) self->latency_.observe(done.enqueuedNs);
 }
 
 void RedisBus::onSubscriptionReply(redisAsyncContext*, void* reply, void* privdata) {
@@ -281,6 +298,8 @@ void RedisBus::connectBoth() {
 void RedisBus::onConnectionReady() {
   if (!publisher_->ready() || !subscriber_->ready()) return;
   backoffStep_ = 0;
+  if (everUp_) reconnects_.fetch_add(1, std::memory_order_relaxed);
+  everUp_ = true;
   for (const auto& [pattern, count] : interest_) sendInterest(pattern, true);
   setStatus(true, "");
   if (reportedDown_) {

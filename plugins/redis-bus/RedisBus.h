@@ -16,6 +16,7 @@
 #include "RedisConnection.h"
 #include "RedisOptions.h"
 #include "heimdallr/bus/Bus.h"
+#include "heimdallr/bus/PublishLatency.h"
 
 namespace heimdallr::bus {
 
@@ -37,9 +38,18 @@ class RedisBus : public Bus {
   SubscriptionId subscribe(const std::string& pattern, MessageHandler handler) override;
   void unsubscribe(SubscriptionId id) override;
   BusStatus status() const override;
+  BusCounters counters() const override;
   void stop() override;
 
  private:
+  struct Queued {
+    BusMessagePtr msg;
+    int64_t enqueuedNs;
+  };
+  struct InFlight {
+    size_t cost;
+    int64_t enqueuedNs;
+  };
   struct Command {
     bool subscribe;
     std::string pattern;
@@ -76,10 +86,13 @@ class RedisBus : public Bus {
 
   // Producer side (any thread), under queueMutex_.
   std::mutex queueMutex_;
-  std::deque<BusMessagePtr> outbox_;
+  std::deque<Queued> outbox_;
   std::vector<Command> commands_;
   std::atomic<size_t> pendingBytes_{0};  // queued or sent but not yet acknowledged
+  std::atomic<uint64_t> published_{0};
   std::atomic<uint64_t> dropped_{0};
+  std::atomic<uint64_t> reconnects_{0};
+  PublishLatency latency_;  // written by the bus thread as Redis acknowledges
 
   // Subscriptions, read by the bus thread while dispatching. Recursive for the same reason as
   // the inmem bus: a handler that (against advice) calls back must not deadlock.
@@ -91,7 +104,9 @@ class RedisBus : public Bus {
   std::unique_ptr<RedisConnection> publisher_;
   std::unique_ptr<RedisConnection> subscriber_;
   std::map<std::string, int> interest_;  // pattern -> live subscriptions (Redis sees 0 -> 1 only)
-  std::deque<BusMessagePtr> sending_;    // taken from outbox_, waiting for the publisher
+  std::deque<Queued> sending_;           // taken from outbox_, waiting for the publisher
+  std::deque<InFlight> inFlight_;        // sent, in order; Redis replies (or the loss) pop them
+  bool everUp_ = false;
   bool wasUp_ = false;
   bool reportedDown_ = false;
   int backoffStep_ = 0;

@@ -17,6 +17,7 @@ class WrongVersionBus : public heimdallr::bus::Bus {
   }
   void unsubscribe(heimdallr::bus::SubscriptionId) override {}
   heimdallr::bus::BusStatus status() const override { return {}; }
+  heimdallr::bus::BusCounters counters() const override { return {}; }
   void stop() override {}
 };
 }  // namespace

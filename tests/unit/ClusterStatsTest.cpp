@@ -40,6 +40,7 @@ class RecordingBus : public bus::Bus {
     subscriptions_.erase(id);
   }
   bus::BusStatus status() const override { return {true, {}}; }
+  bus::BusCounters counters() const override { return {}; }
   void stop() override {}
 
   // Hands `msg` to every matching subscription, as a bus thread would.

@@ -235,7 +235,13 @@ TEST(ConfigLoader, suggests_the_right_section_for_a_misplaced_key) {
 }
 
 TEST(ConfigLoader, rejects_unknown_section) {
-  EXPECT_EQ(messageFrom("metrics:\n  enabled: true\n"), "conf/test.yaml: unknown key \"metrics\"");
+  EXPECT_EQ(messageFrom("tracing:\n  enabled: true\n"), "conf/test.yaml: unknown key \"tracing\"");
+}
+
+TEST(ConfigLoader, metrics_enabled_is_a_yaml_boolean) {
+  EXPECT_TRUE(load("").metrics.enabled);
+  EXPECT_FALSE(load("metrics:\n  enabled: false\n").metrics.enabled);
+  EXPECT_NE(std::string::npos, messageFrom("metrics:\n  enabled: maybe\n").find("metrics.enabled"));
 }
 
 TEST(ConfigLoader, rejects_string_where_integer_expected) {

@@ -12,7 +12,10 @@ class FakeMember : public RoomMember {
   explicit FakeMember(std::string room) : room_(std::move(room)) {}
   const std::string& roomId() const override { return room_; }
   int loopIndex() const override { return 0; }
-  void deliver(const net::SharedBuffer& frame) override { received.push_back(frame); }
+  bool deliver(const net::SharedBuffer& frame) override {
+    received.push_back(frame);
+    return true;
+  }
   std::vector<net::SharedBuffer> received;
 
  private:

@@ -1,6 +1,7 @@
 // The bus API shared by the heimdallr host and every bus plugin. Keep it on one screen.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -11,7 +12,7 @@ namespace heimdallr::bus {
 
 /// Bumped whenever Bus, BusMessage or the plugin entry points change incompatibly. The host
 /// refuses a plugin built against another version (see Plugin.h).
-inline constexpr int kApiVersion = 1;
+inline constexpr int kApiVersion = 2;
 
 /// One message on the bus. Immutable once published and shared by reference count, so a plugin
 /// may keep it (e.g. in a send queue) without copying.
@@ -41,6 +42,23 @@ struct BusStatus {
   std::string reason;  ///< why it is down; empty when up
 };
 
+/// Upper bounds (seconds) of the publish-latency buckets every plugin reports; +Inf is implicit.
+inline constexpr std::array<double, 12> kPublishLatencyBounds = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0};
+
+/// Monotonic counters a plugin keeps for the host's metrics. A snapshot: plain data.
+struct BusCounters {
+  uint64_t published = 0;     ///< accepted by publish()
+  uint64_t dropped = 0;       ///< refused by the pending limit (or while stopped)
+  uint64_t reconnects = 0;    ///< successful reconnections after a loss
+  uint64_t pendingBytes = 0;  ///< queued or sent but not yet acknowledged by the backend
+  /// Enqueue to acknowledged by the backend: per-bucket (not cumulative) counts, the last one
+  /// for +Inf, with the count and sum of all observations.
+  std::array<uint64_t, kPublishLatencyBounds.size() + 1> publishLatencyBuckets{};
+  uint64_t publishLatencyCount = 0;
+  double publishLatencySumSeconds = 0;
+};
+
 /// A NATS-style message bus. Thread-safe: after start(), every method may be called from any
 /// thread, and none blocks on the network.
 class Bus {
@@ -62,6 +80,7 @@ class Bus {
   virtual void unsubscribe(SubscriptionId id) = 0;
 
   virtual BusStatus status() const = 0;
+  virtual BusCounters counters() const = 0;
 
   /// Stops the plugin's threads; no handler runs after it returns. Idempotent; the host calls it
   /// before deleting the bus.

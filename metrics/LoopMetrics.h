@@ -1,0 +1,58 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+
+#include "metrics/Histogram.h"
+
+namespace heimdallr::metrics {
+
+/// Why a WebSocket session ended (the `reason` label of heimdallr_connections_closed_total).
+enum class CloseReason : size_t {
+  kNormal,         // a close handshake the client started, or 1000 from us
+  kSlowConsumer,   // 4008: send queue past limits.send_queue_bytes
+  kProtocolError,  // 1002, 1003, 1007
+  kTooBig,         // 1009
+  kIdle,           // 4000: no pong within the idle timeout
+  kShutdown,       // 1001 from us: the server is stopping
+  kAbnormal,       // the peer vanished without a close handshake
+  kCount
+};
+inline constexpr std::array<const char*, static_cast<size_t>(CloseReason::kCount)>
+    kCloseReasonNames = {"normal", "slow_consumer", "protocol_error", "too_big",
+                         "idle",   "shutdown",      "abnormal"};
+
+/// Why a message was not delivered (heimdallr_messages_dropped_total).
+enum class DropReason : size_t {
+  kSlowConsumer,  // frames discarded with a slow consumer's backlog
+  kCount
+};
+inline constexpr std::array<const char*, static_cast<size_t>(DropReason::kCount)> kDropReasonNames =
+    {"slow_consumer"};
+
+inline constexpr std::array<double, 15> kLatencyBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                                          0.005,  0.01,    0.025,  0.05,  0.1,
+                                                          0.25,   0.5,     1.0,    2.5,   5.0};
+inline constexpr std::array<double, 14> kFanoutBounds = {1,   2,   5,    10,   20,   50,    100,
+                                                         200, 500, 1000, 2000, 5000, 10000, 50000};
+
+/// What one I/O loop records. Written only by that loop's thread, read by the scrape; aligned so
+/// two loops never share a cache line.
+struct alignas(64) LoopMetrics {
+  SingleWriterCounter connectionsOpened;
+  std::array<SingleWriterCounter, static_cast<size_t>(CloseReason::kCount)> connectionsClosed;
+  SingleWriterCounter messagesReceived;   // from clients
+  SingleWriterCounter messagesPublished;  // handed to the bus
+  SingleWriterCounter messagesDelivered;  // frames queued to client connections
+  std::array<SingleWriterCounter, static_cast<size_t>(DropReason::kCount)> messagesDropped;
+  SingleWriterHistogram<kLatencyBounds.size()> latencyLocal{kLatencyBounds};
+  SingleWriterHistogram<kLatencyBounds.size()> latencyBus{kLatencyBounds};
+  SingleWriterHistogram<kFanoutBounds.size()> fanout{kFanoutBounds};
+
+  void closed(CloseReason reason) { connectionsClosed[static_cast<size_t>(reason)].add(); }
+  void dropped(DropReason reason, uint64_t n = 1) {
+    messagesDropped[static_cast<size_t>(reason)].add(n);
+  }
+};
+
+}  // namespace heimdallr::metrics

@@ -1,0 +1,179 @@
+#include "metrics/NodeMetrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <limits>
+#include <sstream>
+
+#include "metrics/ProcessMetrics.h"
+
+namespace heimdallr::metrics {
+
+namespace {
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+ClientMetric sample(double value, MetricType type, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (type == MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  return m;
+}
+
+MetricFamily single(const char* name, const char* help, MetricType type, double value) {
+  MetricFamily f{name, help, type, {}};
+  f.metric.push_back(sample(value, type));
+  return f;
+}
+
+/// Turns per-bucket counts into Prometheus's cumulative buckets.
+template <size_t N>
+ClientMetric histogram(const std::array<double, N>& bounds,
+                       const std::array<uint64_t, N + 1>& counts, uint64_t count, double sum,
+                       std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  m.histogram.sample_count = count;
+  m.histogram.sample_sum = sum;
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < N; ++i) {
+    cumulative += counts[i];
+    m.histogram.bucket.push_back({cumulative, bounds[i]});
+  }
+  cumulative += counts[N];
+  m.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+  return m;
+}
+
+template <size_t N, typename Select>
+ClientMetric mergedHistogram(const std::vector<std::unique_ptr<LoopMetrics>>& loops,
+                             const std::array<double, N>& bounds, Select select,
+                             std::vector<ClientMetric::Label> labels = {}) {
+  std::array<uint64_t, N + 1> counts{};
+  uint64_t count = 0;
+  double sum = 0;
+  for (const auto& loop : loops) select(*loop).addTo(counts, count, sum);
+  return histogram(bounds, counts, count, sum, std::move(labels));
+}
+
+template <typename Select>
+double sum(const std::vector<std::unique_ptr<LoopMetrics>>& loops, Select select) {
+  uint64_t total = 0;
+  for (const auto& loop : loops) total += select(*loop).value();
+  return static_cast<double>(total);
+}
+}  // namespace
+
+NodeMetrics::NodeMetrics(size_t loopCount) {
+  for (size_t i = 0; i < loopCount; ++i) loops_.push_back(std::make_unique<LoopMetrics>());
+}
+
+// Scrape thread. Reads every loop's single-writer cells without stopping the loops: each value is
+// a consistent number, and the families are at most one loop pass apart.
+std::vector<MetricFamily> NodeMetrics::Collect() const {
+  const NodeSnapshot node = source_ ? source_() : NodeSnapshot{};
+  std::vector<MetricFamily> out;
+
+  out.push_back(single("heimdallr_connections", "Open WebSocket sessions on this node.",
+                       MetricType::Gauge, node.connections));
+  out.push_back(single("heimdallr_rooms", "Rooms with at least one member on this node.",
+                       MetricType::Gauge, node.rooms));
+  out.push_back(single("heimdallr_bus_up", "1 when the message bus is connected, else 0.",
+                       MetricType::Gauge, node.busUp ? 1 : 0));
+  out.push_back(single("heimdallr_send_queue_bytes",
+                       "Bytes waiting in the outbound queues of all connections.",
+                       MetricType::Gauge, static_cast<double>(node.sendQueueBytes)));
+
+  out.push_back(single(
+      "heimdallr_connections_opened_total", "WebSocket sessions opened.", MetricType::Counter,
+      sum(
+          loops_, [](const LoopMetrics& l) -> auto& { return l.connectionsOpened; })));
+  MetricFamily closed{"heimdallr_connections_closed_total",
+                      "WebSocket sessions closed, by reason.",
+                      MetricType::Counter,
+                      {}};
+  for (size_t r = 0; r < kCloseReasonNames.size(); ++r) {
+    closed.metric.push_back(
+        sample(sum(
+                   loops_, [r](const LoopMetrics& l) -> auto& { return l.connectionsClosed[r]; }),
+               MetricType::Counter, {{"reason", kCloseReasonNames[r]}}));
+  }
+  out.push_back(std::move(closed));
+  out.push_back(single(
+      "heimdallr_messages_received_total", "Messages received from clients.", MetricType::Counter,
+      sum(
+          loops_, [](const LoopMetrics& l) -> auto& { return l.messagesReceived; })));
+  out.push_back(single(
+      "heimdallr_messages_published_total", "Room messages handed to the bus.", MetricType::Counter,
+      sum(
+          loops_, [](const LoopMetrics& l) -> auto& { return l.messagesPublished; })));
+  out.push_back(
+      single("heimdallr_messages_delivered_total",
+             "Frames queued to client connections (one per recipient).", MetricType::Counter,
+             sum(
+                 loops_, [](const LoopMetrics& l) -> auto& { return l.messagesDelivered; })));
+  MetricFamily dropped{"heimdallr_messages_dropped_total",
+                       "Messages not delivered, by reason.",
+                       MetricType::Counter,
+                       {}};
+  for (size_t r = 0; r < kDropReasonNames.size(); ++r) {
+    dropped.metric.push_back(
+        sample(sum(
+                   loops_, [r](const LoopMetrics& l) -> auto& { return l.messagesDropped[r]; }),
+               MetricType::Counter, {{"reason", kDropReasonNames[r]}}));
+  }
+  dropped.metric.push_back(sample(static_cast<double>(node.bus.dropped), MetricType::Counter,
+                                  {{"reason", "bus_backpressure"}}));
+  out.push_back(std::move(dropped));
+  out.push_back(single("heimdallr_bytes_sent_total", "Bytes written to client sockets.",
+                       MetricType::Counter, static_cast<double>(node.bytesSent)));
+  out.push_back(single("heimdallr_bytes_received_total", "Bytes read from client sockets.",
+                       MetricType::Counter, static_cast<double>(node.bytesReceived)));
+  out.push_back(single("heimdallr_bus_reconnects_total",
+                       "Times the bus reconnected after losing its backend.", MetricType::Counter,
+                       static_cast<double>(node.bus.reconnects)));
+
+  MetricFamily latency{"heimdallr_delivery_latency_seconds",
+                       "From a message's arrival at its origin node to its hand-over to a "
+                       "recipient's connection on the delivering node, per recipient.",
+                       MetricType::Histogram,
+                       {}};
+  latency.metric.push_back(mergedHistogram(
+      loops_, kLatencyBounds, [](const LoopMetrics& l) -> auto& { return l.latencyLocal; },
+      {{"path", "local"}}));
+  latency.metric.push_back(mergedHistogram(
+      loops_, kLatencyBounds, [](const LoopMetrics& l) -> auto& { return l.latencyBus; },
+      {{"path", "bus"}}));
+  out.push_back(std::move(latency));
+  MetricFamily fanout{"heimdallr_fanout_recipients",
+                      "Recipients on this node per delivered room message.",
+                      MetricType::Histogram,
+                      {}};
+  fanout.metric.push_back(mergedHistogram(
+      loops_, kFanoutBounds, [](const LoopMetrics& l) -> auto& { return l.fanout; }));
+  out.push_back(std::move(fanout));
+  MetricFamily publish{"heimdallr_bus_publish_latency_seconds",
+                       "From a publish being queued to the bus backend acknowledging it.",
+                       MetricType::Histogram,
+                       {}};
+  publish.metric.push_back(histogram(bus::kPublishLatencyBounds, node.bus.publishLatencyBuckets,
+                                     node.bus.publishLatencyCount,
+                                     node.bus.publishLatencySumSeconds));
+  out.push_back(std::move(publish));
+
+  for (auto& f : collectProcessMetrics()) out.push_back(std::move(f));
+  return out;
+}
+
+std::string NodeMetrics::scrape() const {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, Collect());
+  return out.str();
+}
+
+}  // namespace heimdallr::metrics
