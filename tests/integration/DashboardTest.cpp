@@ -1,7 +1,9 @@
 // The Grafana dashboard may reference only metric names that /metrics really exports.
 #include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -62,6 +64,43 @@ TEST(Dashboard, references_only_metrics_that_a_live_scrape_exports) {
   ASSERT_FALSE(referenced.empty());
   for (const auto& name : referenced)
     EXPECT_TRUE(exported.count(name)) << name << " is not exported";
+}
+
+TEST(Dashboard, compose_wires_prometheus_to_every_node_and_grafana_to_the_provisioning) {
+  const std::string root = HEIMDALLR_SOURCE_DIR;
+  const YAML::Node compose = YAML::LoadFile(root + "/docker-compose.yml");
+  const YAML::Node prometheus = YAML::LoadFile(root + "/conf/prometheus.yml");
+  std::set<std::string> targets;
+  for (const auto& job : prometheus["scrape_configs"]) {
+    for (const auto& config : job["static_configs"]) {
+      for (const auto& target : config["targets"]) targets.insert(target.as<std::string>());
+    }
+  }
+  // Every node service is scraped on the port its command line gives it.
+  std::set<std::string> nodes;
+  for (const auto& service : compose["services"]) {
+    const std::string name = service.first.as<std::string>();
+    if (name.rfind("node", 0) != 0) continue;
+    for (const auto& arg : service.second["command"]) {
+      const std::string text = arg.as<std::string>();
+      if (text.rfind("server.port=", 0) == 0) nodes.insert(name + ":" + text.substr(12));
+    }
+  }
+  ASSERT_FALSE(nodes.empty());
+  EXPECT_EQ(nodes, targets);
+  // Grafana and Prometheus mount files that exist in the repository.
+  for (const char* service : {"prometheus", "grafana"}) {
+    ASSERT_TRUE(compose["services"][service]) << service;
+    for (const auto& volume : compose["services"][service]["volumes"]) {
+      const std::string source =
+          volume.as<std::string>().substr(0, volume.as<std::string>().find(':'));
+      EXPECT_TRUE(std::filesystem::exists(root + "/" + source)) << source;
+    }
+  }
+  EXPECT_EQ(
+      "/var/lib/grafana/dashboards/heimdallr.json",
+      compose["services"]["grafana"]["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+          .as<std::string>());
 }
 
 }  // namespace heimdallr::test
