@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "http/HttpResponse.h"
+#include "http/StaticFiles.h"
 #include "http/StatusEndpoints.h"
 #include "http/WebSocketHandshake.h"
 #include "room/RoomId.h"
@@ -145,6 +146,11 @@ bool HttpConnection::serve(const Poco::Net::HTTPRequest& request, size_t request
     return keepAlive;
   }
   const std::string roomId = path.size() > 1 ? path.substr(1) : std::string();
+  // The demo page: "/" and any plain GET that is not a room. Upgrades there stay a 404 below.
+  if (!room::isValidRoomId(roomId) && !wantsWebSocketUpgrade(request)) {
+    reply(StaticFiles(context_.config.web.root).respond(request.getURI(), keepAlive), keepAlive);
+    return keepAlive;
+  }
   if (!room::isValidRoomId(roomId)) {
     reply(makeErrorResponse(404, "not found", keepAlive), keepAlive);
     return keepAlive;

@@ -14,8 +14,9 @@ class HTTPRequest;
 namespace heimdallr::http {
 
 /// The HTTP/1.1 side of a connection, served on its I/O loop: keep-alive and pipelined requests,
-/// /health, /stats, and the WebSocket upgrade on /{room}, after which the connection's protocol
-/// becomes a WsSession. POCO parses the request and writes the responses. Loop thread only.
+/// /health, /stats, /metrics, the demo page's static files, and the WebSocket upgrade on /{room},
+/// after which the connection's protocol becomes a WsSession. POCO parses the request and writes
+/// the responses. Loop thread only.
 class HttpConnection : public net::Protocol {
  public:
   /// How long a connection closing after an error response waits for the peer's EOF.

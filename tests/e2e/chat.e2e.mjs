@@ -1,0 +1,685 @@
+#!/usr/bin/env node
+// End-to-end test of the web demo (web/): the real server, Debian's chromium driven by
+// playwright-core, and a raw `ws` client speaking the ancestor's format.
+//
+//   node tests/e2e/chat.e2e.mjs          (runs `npm ci` here first if node_modules is missing)
+//
+// Environment: HEIMDALLR_BUILD_DIR (default <repo>/build), CHROMIUM (default /usr/bin/chromium).
+// Exit code 0 on success; 1 with the failed step, the pages' state and the server log otherwise.
+// Screenshots land in tests/out/e2e/. The server and the browser are always stopped.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..', '..');
+const buildDir = path.resolve(process.env.HEIMDALLR_BUILD_DIR || path.join(repo, 'build'));
+const serverBinary = path.join(buildDir, 'bin', 'heimdallr');
+const pluginDir = path.join(buildDir, 'plugins');
+const webRoot = path.join(repo, 'web');
+const outDir = path.join(repo, 'tests', 'out', 'e2e');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const DEADLINE_MS = 100_000; // the whole run; CTest's own timeout is 300 s
+const STEP_TIMEOUT_MS = 10_000;
+const ROOM = 'lobby';
+const OTHER_ROOM = 'elsewhere';
+
+// ---------------------------------------------------------------------------------------------
+// Prerequisites, with messages that say what to install.
+
+function fail(message) {
+  console.error(`e2e.chat: FAILED: ${message}`);
+  process.exit(1);
+}
+
+if (!existsSync(serverBinary))
+  fail(`no server binary at ${serverBinary}: build first (scripts/setup)`);
+if (!existsSync(chromiumPath)) fail(`no browser at ${chromiumPath}: apt-get install -y chromium`);
+if (!existsSync(path.join(here, 'node_modules', 'playwright-core'))) {
+  console.log('e2e.chat: node_modules missing, running npm ci in tests/e2e');
+  const npm = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: here, stdio: 'inherit' });
+  if (npm.status !== 0)
+    fail('npm ci failed in tests/e2e (is npm installed and the registry reachable?)');
+}
+const { chromium } = await import('playwright-core');
+const { WebSocket } = await import('ws');
+
+// ---------------------------------------------------------------------------------------------
+// The server process.
+
+const servers = [];
+
+class Server {
+  constructor(name, port = 0) {
+    this.name = name;
+    this.requestedPort = port;
+    this.log = '';
+    this.exited = null;
+  }
+
+  start(timeoutMs = 15_000) {
+    const overrides = [
+      'server.host=127.0.0.1',
+      `server.port=${this.requestedPort}`,
+      'bus.plugin=inmem',
+      `bus.plugin_dir=${pluginDir}`,
+      `web.root=${webRoot}`,
+    ];
+    const config = path.join(repo, 'conf', 'heimdallr.yaml');
+    const args = ['--config', config, ...overrides.flatMap((o) => ['--set', o])];
+    this.child = spawn(serverBinary, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    servers.push(this);
+    this.exitPromise = new Promise((resolve) => {
+      this.child.on('exit', (code, signal) => {
+        this.exited = { code, signal };
+        resolve(this.exited);
+      });
+    });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${this.name} did not start in ${timeoutMs} ms:\n${this.log}`)),
+        timeoutMs,
+      );
+      const onData = (chunk) => {
+        this.log += chunk.toString();
+        const match = /heimdallr listening on \S*:(\d+)/.exec(this.log);
+        if (match && !this.port) {
+          this.port = Number(match[1]);
+          clearTimeout(timer);
+          resolve(this);
+        }
+      };
+      this.child.stdout.on('data', onData);
+      this.child.stderr.on('data', onData);
+      this.exitPromise.then(() => {
+        clearTimeout(timer);
+        if (!this.port) reject(new Error(`${this.name} exited before listening:\n${this.log}`));
+      });
+    });
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited after `timeoutMs`. */
+  async stop(timeoutMs = 10_000) {
+    if (!this.child || this.exited) return this.exited;
+    this.child.kill('SIGTERM');
+    const timeout = new Promise((resolve) => setTimeout(resolve, timeoutMs, 'timeout'));
+    if ((await Promise.race([this.exitPromise, timeout])) === 'timeout') {
+      this.child.kill('SIGKILL');
+      await this.exitPromise;
+    }
+    return this.exited;
+  }
+}
+
+// Last resort if the script dies between steps: no server outlives it.
+process.on('exit', () => {
+  for (const server of servers) if (server.child && !server.exited) server.child.kill('SIGKILL');
+});
+
+// ---------------------------------------------------------------------------------------------
+// Small assertion and page helpers.
+
+let step = 'start';
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+function equal(actual, expected, message) {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  if (a !== e) throw new Error(`${message}: expected ${e}, got ${a}`);
+}
+
+const pages = new Map(); // name -> { page, problems: [] }
+let outage = false; // while the server is deliberately down, failed reconnects are expected
+const expectedOutageLogs = [];
+
+function watch(name, page) {
+  const record = { page, problems: [], dialogs: [] };
+  pages.set(name, record);
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    const text = message.text();
+    // Chromium itself logs each refused WebSocket connection; a page cannot silence that. Only
+    // accepted while the test has the server down, and only for the room's own URL.
+    if (
+      outage &&
+      /^WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/[A-Za-z0-9_-]+' failed/.test(text)
+    ) {
+      expectedOutageLogs.push(`${name}: ${text}`);
+      return;
+    }
+    record.problems.push(`console error: ${text}`);
+  });
+  page.on('pageerror', (error) => record.problems.push(`uncaught: ${error.message}`));
+  page.on('response', (response) => {
+    if (response.status() >= 400)
+      record.problems.push(`HTTP ${response.status()} ${response.url()}`);
+  });
+  page.on('requestfailed', (request) => {
+    if (!outage)
+      record.problems.push(`request failed: ${request.url()} ${request.failure()?.errorText}`);
+  });
+  page.on('dialog', async (dialog) => {
+    record.dialogs.push(dialog.message());
+    await dialog.dismiss();
+  });
+  return record;
+}
+
+// Injected before any page script: counts sends on a socket that is not OPEN, and records every
+// status the page shows.
+function instrument() {
+  const send = WebSocket.prototype.send;
+  window.__sendsNotOpen = 0;
+  WebSocket.prototype.send = function (...args) {
+    if (this.readyState !== WebSocket.OPEN) window.__sendsNotOpen += 1;
+    return send.apply(this, args);
+  };
+  window.__statusHistory = [];
+  document.addEventListener('DOMContentLoaded', () => {
+    const status = document.getElementById('status');
+    new MutationObserver(() => {
+      const last = window.__statusHistory[window.__statusHistory.length - 1];
+      if (last !== status.textContent) window.__statusHistory.push(status.textContent);
+    }).observe(status, { childList: true, characterData: true, subtree: true });
+  });
+}
+
+async function pageState(page) {
+  return page
+    .evaluate(() => ({
+      status: document.getElementById('status')?.textContent,
+      members: [...document.querySelectorAll('#members li')].map((li) => li.textContent),
+      lines: [...document.querySelectorAll('#messages li')].map((li) => li.textContent),
+    }))
+    .catch((error) => ({ unavailable: error.message }));
+}
+
+/** Waits until `predicate(arg)` holds in the page; on timeout the error shows the page's state. */
+async function waitIn(page, description, predicate, arg, timeout = STEP_TIMEOUT_MS) {
+  try {
+    await page.waitForFunction(predicate, arg, { timeout, polling: 50 });
+  } catch (error) {
+    throw new Error(
+      `${description} (${error.message.split('\n')[0]})\n` +
+        `  page: ${JSON.stringify(await pageState(page))}`,
+    );
+  }
+}
+
+const linesOf = (page) =>
+  page.$$eval('#messages li', (items) =>
+    items.map((li) => ({
+      kind: li.className,
+      time: li.querySelector('time')?.textContent,
+      who: li.querySelector('.who')?.textContent,
+      text: li.querySelector('.text')?.textContent,
+    })),
+  );
+
+function waitMembers(page, expected, who) {
+  return waitIn(
+    page,
+    `${who} should list members ${JSON.stringify(expected)}`,
+    (names) =>
+      JSON.stringify([...document.querySelectorAll('#members li')].map((li) => li.textContent)) ===
+      JSON.stringify(names),
+    expected,
+  );
+}
+
+function waitLine(page, who, text, reader) {
+  return waitIn(
+    page,
+    `${reader} should show "${who}: ${text}"`,
+    ([w, t]) =>
+      [...document.querySelectorAll('#messages li')].some(
+        (li) =>
+          li.querySelector('.who')?.textContent === w &&
+          li.querySelector('.text')?.textContent === t,
+      ),
+    [who, text],
+  );
+}
+
+function waitStatus(page, status, who, timeout = STEP_TIMEOUT_MS) {
+  return waitIn(
+    page,
+    `${who} should be ${status}`,
+    (s) => document.body.dataset.status === s,
+    status,
+    timeout,
+  );
+}
+
+async function say(page, text) {
+  await page.fill('#text', text);
+  await page.press('#text', 'Enter');
+}
+
+async function openChat(browser, name, nick, room, viewport) {
+  const context = await browser.newContext({ viewport });
+  context.setDefaultTimeout(STEP_TIMEOUT_MS);
+  await context.addInitScript(instrument);
+  const page = await context.newPage();
+  watch(name, page);
+  await page.goto(`${baseUrl}/`);
+  await page.fill('#nick', nick);
+  await page.fill('#room', room);
+  await page.click('#join');
+  await waitStatus(page, 'connected', name);
+  return page;
+}
+
+/** A client written against the ancestor's protocol only: no "here", no page. */
+class RawClient {
+  constructor(url) {
+    this.frames = [];
+    this.socket = new WebSocket(url);
+    this.socket.on('message', (data, isBinary) =>
+      this.frames.push({ data: data.toString(), isBinary }),
+    );
+    this.opened = new Promise((resolve, reject) => {
+      this.socket.once('open', resolve);
+      this.socket.once('error', reject);
+    });
+  }
+  json() {
+    return this.frames.flatMap(({ data }) => {
+      try {
+        return [JSON.parse(data)];
+      } catch {
+        return [];
+      }
+    });
+  }
+  async waitFor(description, predicate, timeout = STEP_TIMEOUT_MS) {
+    const deadline = Date.now() + timeout;
+    while (Date.now() < deadline) {
+      const found = this.json().find(predicate);
+      if (found) return found;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(
+      `raw client: ${description}; received ${JSON.stringify(this.frames.map((f) => f.data))}`,
+    );
+  }
+  send(value) {
+    this.socket.send(typeof value === 'string' ? value : JSON.stringify(value));
+  }
+  close() {
+    this.socket.close(1000);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scenario.
+
+let baseUrl = '';
+let browser = null;
+
+async function run() {
+  mkdirSync(outDir, { recursive: true });
+  for (const stale of readdirSync(outDir)) {
+    if (stale.startsWith('failure-') || stale.endsWith('.log')) rmSync(path.join(outDir, stale));
+  }
+
+  step = 'start the server';
+  let server = await new Server('server').start();
+  const port = server.port;
+  baseUrl = `http://127.0.0.1:${port}`;
+
+  step = 'the page and its assets are served with their types';
+  for (const [asset, type] of [
+    ['/', 'text/html'],
+    ['/app.js', 'text/javascript'],
+    ['/style.css', 'text/css'],
+    ['/favicon.svg', 'image/svg+xml'],
+  ]) {
+    const response = await fetch(baseUrl + asset);
+    check(response.status === 200, `GET ${asset}: ${response.status}`);
+    check(
+      (response.headers.get('content-type') || '').startsWith(type),
+      `GET ${asset}: content-type ${response.headers.get('content-type')}`,
+    );
+  }
+  check(
+    (await fetch(`${baseUrl}/..%2fconf%2fheimdallr.yaml`)).status === 404,
+    'an escape attempt was not a 404',
+  );
+
+  step = 'launch chromium';
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true, // playwright passes --headless and a fresh temporary --user-data-dir
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    timeout: 30_000,
+  });
+
+  step = 'alice (desktop) and bob (phone) join one room, carol another';
+  const alice = await openChat(browser, 'alice', 'alice', ROOM, { width: 1000, height: 640 });
+  await waitMembers(alice, ['alice'], 'alice');
+  const bob = await openChat(browser, 'bob', 'bob', ROOM, { width: 390, height: 760 });
+  await waitMembers(bob, ['alice', 'bob'], 'bob (alice answered his join with "here")');
+  await waitMembers(alice, ['alice', 'bob'], 'alice');
+  const carol = await openChat(browser, 'carol', 'carol', OTHER_ROOM, { width: 800, height: 600 });
+  await waitMembers(carol, ['carol'], 'carol');
+
+  step = 'the page shows the node that /stats reports';
+  const node = (await (await fetch(`${baseUrl}/stats`)).json()).node;
+  await waitIn(
+    alice,
+    'alice should show the node',
+    (n) => document.getElementById('node').textContent === `node ${n}`,
+    node,
+  );
+
+  step = 'a raw ws client (old protocol) joins the same room';
+  const dave = new RawClient(`ws://127.0.0.1:${port}/${ROOM}`);
+  await dave.opened;
+  dave.send({ msgType: 'system', userId: 'dave', text: 'join', date: Date.now() });
+  await waitMembers(alice, ['alice', 'bob', 'dave'], 'alice after dave joined');
+  await waitMembers(bob, ['alice', 'bob', 'dave'], 'bob after dave joined');
+  for (const name of ['alice', 'bob']) {
+    await dave.waitFor(
+      `a "here" from ${name}`,
+      (m) => m.msgType === 'system' && m.userId === name && m.text === 'here',
+    );
+  }
+
+  step = 'pages exchange messages, shown with time and name; the raw client gets the JSON';
+  await say(alice, 'hello from alice');
+  await waitLine(bob, 'alice', 'hello from alice', 'bob');
+  await waitLine(alice, 'alice', 'hello from alice', 'alice (her own echo)');
+  const bobLine = (await linesOf(bob)).find((l) => l.text === 'hello from alice');
+  check(/^\d{2}:\d{2}:\d{2}$/.test(bobLine.time), `time shown as ${JSON.stringify(bobLine.time)}`);
+  const fromAlice = await dave.waitFor(
+    "alice's message",
+    (m) => m.msgType === 'user' && m.text === 'hello from alice',
+  );
+  equal(
+    Object.keys(fromAlice).sort(),
+    ['date', 'msgType', 'text', 'userId'],
+    'fields of a page message',
+  );
+  check(
+    fromAlice.userId === 'alice' && Math.abs(fromAlice.date - Date.now()) < 60_000,
+    `page message ${JSON.stringify(fromAlice)}`,
+  );
+  await say(bob, 'hi alice, bob here');
+  await waitLine(alice, 'bob', 'hi alice, bob here', 'alice');
+
+  step = "the raw client's JSON and non-JSON frames appear on the pages";
+  const sentDate = Date.now() - 90_000; // its own date, not the time of arrival, is shown
+  dave.send({ msgType: 'user', userId: 'dave', text: 'hi from an old client', date: sentDate });
+  dave.send('plain frame, not JSON');
+  dave.send('{"foo":1}');
+  dave.socket.send(Buffer.from('a binary frame'), { binary: true });
+  await waitLine(alice, 'dave', 'hi from an old client', 'alice');
+  await waitLine(bob, 'dave', 'hi from an old client', 'bob');
+  const daveLine = (await linesOf(alice)).find((l) => l.text === 'hi from an old client');
+  const expectedTime = await alice.evaluate((d) => {
+    const t = new Date(d);
+    return [t.getHours(), t.getMinutes(), t.getSeconds()]
+      .map((n) => String(n).padStart(2, '0'))
+      .join(':');
+  }, sentDate);
+  equal(daveLine.time, expectedTime, "the time shown is the message's own date");
+  for (const raw of ['plain frame, not JSON', '{"foo":1}', 'a binary frame']) {
+    await waitLine(alice, 'raw', raw, 'alice (raw frame)');
+  }
+  // A date no Date can hold: shown with the arrival time instead, and nothing throws.
+  dave.send({ msgType: 'user', userId: 'dave', text: 'from the far future', date: 1e300 });
+  await waitLine(alice, 'dave', 'from the far future', 'alice (bad date)');
+
+  step = 'frames that are not the format are classified as raw, never an error';
+  const parsed = await alice.evaluate(async () => {
+    const { parseFrame } = await import('/app.js');
+    const frames = [
+      '{"msgType":"user","userId":"u","text":"t","date":5}',
+      '{"msgType":"system","userId":7,"text":"join"}',
+      'null',
+      '[]',
+      '42',
+      '"text"',
+      '{"msgType":"other","userId":"u","text":"t"}',
+      '{"msgType":"user","userId":{},"text":"t"}',
+      '{"msgType":"user","userId":"","text":"t"}',
+      '{"msgType":"user","userId":"u"}',
+      '{"msgType":"user",',
+      '',
+    ];
+    return frames.map((frame) => parseFrame(frame));
+  });
+  equal(
+    parsed.map((m) => m.kind),
+    ['user', 'system', 'raw', 'raw', 'raw', 'raw', 'raw', 'raw', 'raw', 'raw', 'raw', 'raw'],
+    'parseFrame kinds',
+  );
+  equal(parsed[0], { kind: 'user', userId: 'u', text: 't', date: 5 }, 'a parsed user message');
+  equal(parsed[1], { kind: 'system', userId: '7', text: 'join', date: null }, 'a parsed join');
+
+  step = 'markup in messages renders as text';
+  const xss = '<img src=x onerror=alert(1)>';
+  await say(bob, xss);
+  await waitLine(alice, 'bob', xss, 'alice (the payload literally)');
+  dave.send({
+    msgType: 'user',
+    userId: '<b>mallory</b>',
+    text: '<script>alert(2)</script>',
+    date: Date.now(),
+  });
+  await waitLine(alice, '<b>mallory</b>', '<script>alert(2)</script>', 'alice (markup in userId)');
+  dave.send({ msgType: 'system', userId: '<b>mallory</b>', text: 'leave', date: Date.now() });
+  await waitMembers(alice, ['alice', 'bob', 'dave'], 'alice after mallory left');
+  for (const [name, page] of [
+    ['alice', alice],
+    ['bob', bob],
+  ]) {
+    const injected = await page.evaluate(
+      () => document.querySelectorAll('img, #messages b, #messages script, #members b').length,
+    );
+    equal(injected, 0, `elements created from message text on ${name}`);
+  }
+
+  // The README's docs/screenshot-chat.png is a copy of this one.
+  await alice.screenshot({ path: path.join(outDir, 'chat-desktop.png') });
+
+  step = 'a page in another room sees none of it';
+  const carolLines = await linesOf(carol);
+  equal(
+    carolLines.map((l) => `${l.who}:${l.text}`),
+    ['carol:joined'],
+    "carol's log",
+  );
+
+  step = 'leave and join update the member list';
+  await bob.click('#leave');
+  await waitStatus(bob, 'idle', 'bob');
+  await waitMembers(alice, ['alice', 'dave'], 'alice after bob left');
+  await waitLine(alice, 'bob', 'left', 'alice');
+  await dave.waitFor(
+    "bob's leave",
+    (m) => m.msgType === 'system' && m.userId === 'bob' && m.text === 'leave',
+  );
+  await bob.click('#join'); // the form kept his nickname and room
+  await waitStatus(bob, 'connected', 'bob');
+  // alice answers his join with "here"; dave, an old client, does not: he is listed once heard.
+  await waitMembers(bob, ['alice', 'bob'], 'bob after rejoining');
+  await waitMembers(alice, ['alice', 'bob', 'dave'], 'alice after bob rejoined');
+  dave.send({ msgType: 'user', userId: 'dave', text: 'welcome back', date: Date.now() });
+  await waitMembers(bob, ['alice', 'bob', 'dave'], 'bob once dave spoke');
+  dave.send({ msgType: 'system', userId: 'dave', text: 'leave', date: Date.now() });
+  dave.close();
+  await waitMembers(alice, ['alice', 'bob'], 'alice after dave left');
+  await waitMembers(bob, ['alice', 'bob'], 'bob after dave left');
+
+  step = 'phone-sized viewport: no horizontal scrolling, the input and Send button visible';
+  const layout = await bob.evaluate(() => {
+    const box = (id) => document.getElementById(id).getBoundingClientRect();
+    return {
+      overflow: document.documentElement.scrollWidth - window.innerWidth,
+      text: box('text').right <= window.innerWidth && box('text').bottom <= window.innerHeight,
+      send: box('send').right <= window.innerWidth && box('send').bottom <= window.innerHeight,
+    };
+  });
+  equal(layout, { overflow: 0, text: true, send: true }, "bob's phone layout");
+
+  step = 'the backoff is exponential, capped and jittered';
+  const delays = await alice.evaluate(async () => {
+    const { backoffDelay, BACKOFF } = await import('/app.js');
+    const rows = [];
+    for (let attempt = 0; attempt < 10; attempt += 1) {
+      const samples = Array.from({ length: 200 }, () => backoffDelay(attempt));
+      rows.push({
+        low: backoffDelay(attempt, () => 0),
+        high: backoffDelay(attempt, () => 1),
+        min: Math.min(...samples),
+        max: Math.max(...samples),
+        distinct: new Set(samples).size,
+      });
+    }
+    return { rows, BACKOFF };
+  });
+  delays.rows.forEach((row, attempt) => {
+    const ceiling = Math.min(delays.BACKOFF.maxMs, delays.BACKOFF.baseMs * 2 ** attempt);
+    equal([row.low, row.high], [ceiling / 2, ceiling], `delay bounds of attempt ${attempt}`);
+    check(
+      row.min >= row.low && row.max <= row.high && row.distinct > 20,
+      `jitter of attempt ${attempt}: ${JSON.stringify(row)}`,
+    );
+  });
+
+  step = 'the server restarts on the same port: pages show "reconnecting", come back, rejoin';
+  outage = true;
+  const exit = await server.stop();
+  check(
+    exit && exit.code === 0,
+    `the server's exit on SIGTERM: ${JSON.stringify(exit)}\n${server.log}`,
+  );
+  await waitStatus(alice, 'reconnecting', 'alice');
+  await waitStatus(bob, 'reconnecting', 'bob');
+  const shown = await alice.textContent('#status');
+  check(/^reconnecting in \d+ s$/.test(shown), `alice's status while down: ${shown}`);
+  check(await alice.isDisabled('#send'), 'Send should be disabled while disconnected');
+  await alice.fill('#text', 'typed while offline');
+  await alice.press('#text', 'Enter'); // must not send on the closed socket
+  equal(await alice.inputValue('#text'), 'typed while offline', 'the unsent text stays in the box');
+
+  step = 'while the port accepts but never answers (a half-dead node), nothing is sent either';
+  const held = new Set();
+  const blackHole = net.createServer((socket) => {
+    held.add(socket);
+    socket.on('error', () => {});
+  });
+  await new Promise((resolve, reject) => {
+    blackHole.once('error', reject);
+    blackHole.listen(port, '127.0.0.1', resolve);
+  });
+  await waitStatus(alice, 'connecting', 'alice (held in the handshake)', 20_000);
+  await alice.press('#text', 'Enter'); // the socket is CONNECTING: still not sent
+  await alice.evaluate(() => window.dispatchEvent(new Event('pagehide'))); // would send "leave"
+  equal(await alice.inputValue('#text'), 'typed while offline', 'the text still waits in the box');
+  equal(await alice.evaluate(() => window.__sendsNotOpen), 0, 'sends on a CONNECTING socket');
+  const closed = new Promise((resolve) => blackHole.close(resolve));
+  for (const socket of held) socket.destroy();
+  await closed;
+  await waitStatus(alice, 'reconnecting', 'alice after the handshake was cut');
+
+  step = 'the server is back on the same port: the pages reconnect and rejoin the room';
+  server = await new Server('restarted server', port).start();
+  await waitStatus(alice, 'connected', 'alice', 30_000);
+  await waitStatus(bob, 'connected', 'bob', 30_000);
+  outage = false;
+  await waitMembers(alice, ['alice', 'bob'], 'alice after the restart');
+  await waitMembers(bob, ['alice', 'bob'], 'bob after the restart');
+  const newNode = (await (await fetch(`${baseUrl}/stats`)).json()).node;
+  await waitIn(
+    alice,
+    'alice should show the restarted node',
+    (n) => document.getElementById('node').textContent === `node ${n}`,
+    newNode,
+  );
+  await alice.click('#send');
+  await waitLine(bob, 'alice', 'typed while offline', 'bob after the restart');
+  await say(bob, 'back again');
+  await waitLine(alice, 'bob', 'back again', 'alice after the restart');
+  const history = await alice.evaluate(() => window.__statusHistory);
+  const down = history.findIndex((s) => s.startsWith('reconnecting in'));
+  check(
+    down > 0 && history.slice(down).includes('connected'),
+    `alice's status history: ${JSON.stringify(history)}`,
+  );
+
+  step = 'screenshots';
+  await alice.screenshot({ path: path.join(outDir, 'chat-after-restart.png') });
+  await bob.screenshot({ path: path.join(outDir, 'chat-phone.png') });
+  await carol.screenshot({ path: path.join(outDir, 'chat-other-room.png') });
+
+  step = 'no console errors, no failed requests, no dialogs, no send on a closed socket';
+  for (const [name, record] of pages) {
+    equal(record.problems, [], `problems on ${name}'s page`);
+    equal(record.dialogs, [], `dialogs on ${name}'s page`);
+    equal(
+      await record.page.evaluate(() => window.__sendsNotOpen),
+      0,
+      `sends on a socket that was not open (${name})`,
+    );
+  }
+  const carolAfter = [...new Set((await linesOf(carol)).map((l) => `${l.who}:${l.text}`))];
+  equal(
+    carolAfter,
+    ['carol:joined'],
+    'carol (who reconnected too) still saw nothing from the other room',
+  );
+
+  return { history, expectedOutageLogs };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const started = Date.now();
+const watchdog = setTimeout(() => {
+  console.error(`e2e.chat: FAILED: still running after ${DEADLINE_MS} ms, at step "${step}"`);
+  for (const server of servers) if (server.child && !server.exited) server.child.kill('SIGKILL');
+  process.exit(1);
+}, DEADLINE_MS);
+
+let exitCode = 0;
+try {
+  const { history, expectedOutageLogs: outageLogs } = await run();
+  console.log(`e2e.chat: status history during the restart: ${JSON.stringify(history)}`);
+  console.log(
+    `e2e.chat: refused reconnects logged by chromium while the server was down: ${outageLogs.length}`,
+  );
+  console.log(`e2e.chat: screenshots in ${path.relative(repo, outDir)}/`);
+  console.log(`e2e.chat: PASSED in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+} catch (error) {
+  exitCode = 1;
+  console.error(`e2e.chat: FAILED at step "${step}":\n${error.stack || error}`);
+  for (const [name, record] of pages) {
+    console.error(`  ${name}: ${JSON.stringify(await pageState(record.page))}`);
+    if (record.problems.length)
+      console.error(`  ${name} problems: ${JSON.stringify(record.problems)}`);
+    await record.page
+      .screenshot({ path: path.join(outDir, `failure-${name}.png`) })
+      .catch(() => {});
+  }
+  for (const server of servers) {
+    writeFileSync(path.join(outDir, `${server.name.replace(/\s+/g, '-')}.log`), server.log);
+    console.error(`--- ${server.name} log (last 2000 chars) ---\n${server.log.slice(-2000)}`);
+  }
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  for (const server of servers) await server.stop().catch(() => {});
+  clearTimeout(watchdog);
+}
+process.exit(exitCode);
