@@ -18,6 +18,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <random>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -260,9 +261,13 @@ class LocalCluster {
     if (::mkdtemp(dirTemplate) == nullptr) throw std::runtime_error("mkdtemp failed");
     dir_ = dirTemplate;
     // Consecutive free node ports, then the load balancer's and Redis's outside that range.
-    for (int attempt = 0; attempt < 50 && basePort_ == 0; ++attempt) {
-      const uint16_t first = freeLoopbackPort();
-      if (first > 65535 - nodes) continue;
+    // Candidates come from below the ephemeral range (32768+): a run of ephemeral ports is often
+    // broken by client sockets of earlier tests (the scale test leaves thousands in TIME_WAIT).
+    std::mt19937 random{std::random_device{}()};
+    std::uniform_int_distribution<int> candidate(20000, 32000);
+    for (int attempt = 0; attempt < 200 && basePort_ == 0; ++attempt) {
+      const auto first = static_cast<uint16_t>(candidate(random));
+      if (!portFree(first)) continue;
       bool free = true;
       for (int k = 1; k < nodes && free; ++k) free = portFree(static_cast<uint16_t>(first + k));
       if (free) basePort_ = first;
