@@ -8,6 +8,7 @@
 #include <memory>
 #include <thread>
 
+#include "support/ClusterNodes.h"
 #include "support/RedisServer.h"
 #include "support/ServerProcess.h"
 #include "support/StatsProbe.h"
@@ -26,12 +27,7 @@ class Cluster : public ::testing::Test {
   }
 
   void startNodes(int count) {
-    for (int i = 1; i <= count; ++i) {
-      nodes_.push_back(std::make_unique<ServerProcess>(std::vector<std::string>{
-          "bus.plugin=redis", "bus.redis.host=127.0.0.1",
-          "bus.redis.port=" + std::to_string(redis_->port()),
-          "server.node_id=node" + std::to_string(i), "server.io_threads=2"}));
-    }
+    nodes_ = startRedisNodes(*redis_, count, {"server.io_threads=2"});
     for (auto& node : nodes_) ASSERT_TRUE(waitForHealth(*node, 200));
   }
 

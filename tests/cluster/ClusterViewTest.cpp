@@ -7,6 +7,7 @@
 #include <map>
 #include <thread>
 
+#include "support/ClusterNodes.h"
 #include "support/RedisServer.h"
 #include "support/ServerProcess.h"
 #include "support/StatsProbe.h"
@@ -44,12 +45,7 @@ ClusterView clusterView(uint16_t port) {
 TEST(ClusterView, totals_are_the_sum_of_every_nodes_own_stats_and_a_stopped_node_drops_out) {
   if (!RedisServer::available()) GTEST_SKIP() << "redis-server is not installed";
   RedisServer redis;
-  std::vector<std::unique_ptr<ServerProcess>> nodes;
-  for (int i = 1; i <= 3; ++i) {
-    nodes.push_back(std::make_unique<ServerProcess>(std::vector<std::string>{
-        "bus.plugin=redis", "bus.redis.port=" + std::to_string(redis.port()),
-        "server.node_id=node" + std::to_string(i), "stats.interval_s=1"}));
-  }
+  auto nodes = startRedisNodes(redis, 3, {"stats.interval_s=1"});
   // node1: 2 in a; node2: 1 in a, 1 in b; node3: 1 in b.
   std::vector<std::unique_ptr<WsTestClient>> clients;
   for (auto [node, room] : std::vector<std::pair<int, std::string>>{

@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "support/ClusterNodes.h"
 #include "support/HaproxyProcess.h"
 #include "support/RedisServer.h"
 #include "support/ServerProcess.h"
@@ -33,12 +34,7 @@ TEST(HaproxyFailover, clients_of_a_killed_node_reconnect_through_haproxy_and_con
   if (!HaproxyProcess::available()) GTEST_SKIP() << "haproxy is not installed";
   if (!RedisServer::available()) GTEST_SKIP() << "redis-server is not installed";
   RedisServer redis;
-  std::vector<std::unique_ptr<ServerProcess>> nodes;
-  for (int i = 1; i <= 2; ++i) {
-    nodes.push_back(std::make_unique<ServerProcess>(std::vector<std::string>{
-        "bus.plugin=redis", "bus.redis.port=" + std::to_string(redis.port()),
-        "server.node_id=node" + std::to_string(i)}));
-  }
+  auto nodes = startRedisNodes(redis, 2);
   HaproxyProcess lb({nodes[0]->port(), nodes[1]->port()});
   ASSERT_TRUE(lb.waitForServersUp());
 

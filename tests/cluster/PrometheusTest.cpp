@@ -6,6 +6,7 @@
 #include <map>
 #include <thread>
 
+#include "support/ClusterNodes.h"
 #include "support/PrometheusServer.h"
 #include "support/RedisServer.h"
 #include "support/ServerProcess.h"
@@ -34,12 +35,7 @@ TEST(Prometheus, scrapes_both_nodes_connection_counts_and_latency_histograms) {
   if (!PrometheusServer::available()) GTEST_SKIP() << "prometheus is not installed";
   if (!RedisServer::available()) GTEST_SKIP() << "redis-server is not installed";
   RedisServer redis;
-  std::vector<std::unique_ptr<ServerProcess>> nodes;
-  for (int i = 1; i <= 2; ++i) {
-    nodes.push_back(std::make_unique<ServerProcess>(std::vector<std::string>{
-        "bus.plugin=redis", "bus.redis.port=" + std::to_string(redis.port()),
-        "server.node_id=node" + std::to_string(i)}));
-  }
+  auto nodes = startRedisNodes(redis, 2);
   // 2 clients on node1, 3 on node2, all in one room; node1 sends so both paths have data.
   std::vector<std::unique_ptr<WsTestClient>> clients;
   for (int i = 0; i < 5; ++i) {
