@@ -1,0 +1,98 @@
+"""The systems under test, started fresh on loopback: heimdallr (inmem bus for one node, Redis bus
+for several), the Socket.IO peer (redis-adapter for several), the plain ws peer, the Node http
+peer, and redis-server itself."""
+
+import os
+
+from procs import Proc, free_port, wait_http_ok
+
+LISTEN_RE = r"listening on [0-9.]+:(\d+)"
+
+# What each system is called in reports, and which loadgen protocol speaks to it.
+SYSTEMS = {
+    "heimdallr": {"title": "heimdallr", "protocol": "heimdallr", "multi_node": True},
+    "socketio": {"title": "Socket.IO 4.8", "protocol": "socketio", "multi_node": True},
+    "ws": {"title": "ws 8 (Node ceiling)", "protocol": "ws", "multi_node": False},
+}
+
+
+class Redis:
+    def __init__(self, ctx, name="redis"):
+        self.port = free_port()
+        self.proc = Proc(
+            name,
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--protected-mode", "no", "--loglevel", "notice"],
+            ctx.log_dir, cpus=ctx.server_cpus)
+        self.proc.wait_for(r"[Rr]eady to accept connections", timeout=10)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stop(self):
+        self.proc.stop()
+
+
+class Cluster:
+    """`nodes` processes of one system; endpoints are "127.0.0.1:port" strings."""
+
+    def __init__(self, ctx, system, nodes=1, redis=None, tag=""):
+        self.ctx, self.system, self.nodes = ctx, system, nodes
+        self.procs, self.endpoints = [], []
+        self.redis = redis
+        self.own_redis = False
+        try:
+            if nodes > 1 and redis is None:
+                self.redis = Redis(ctx, name=f"redis-{system}{tag}")
+                self.own_redis = True
+            for k in range(nodes):
+                self._start_node(k, tag)
+        except Exception:
+            self.stop()
+            raise
+
+    def _start_node(self, k, tag):
+        ctx = self.ctx
+        name = f"{self.system}{tag}-node{k + 1}"
+        if self.system == "heimdallr":
+            argv = [ctx.server, "--config", os.path.join(ctx.root, "conf/heimdallr.yaml"),
+                    "--set", "server.port=0", "--set", "server.host=127.0.0.1",
+                    "--set", f"server.io_threads={ctx.io_threads}",
+                    "--set", f"server.node_id=bench{k + 1}",
+                    "--set", f"bus.plugin_dir={ctx.plugin_dir}",
+                    "--set", "log.level=information"]
+            if self.redis:
+                argv += ["--set", "bus.plugin=redis", "--set", f"bus.redis.port={self.redis.port}"]
+            else:
+                argv += ["--set", "bus.plugin=inmem"]
+            # A/B runs of one setting, e.g. HEIMDALLR_BENCH_SET="metrics.enabled=false".
+            for setting in os.environ.get("HEIMDALLR_BENCH_SET", "").split():
+                argv += ["--set", setting]
+        elif self.system in ("socketio", "ws", "http"):
+            script = {"socketio": "socketio-server.js", "ws": "ws-server.js",
+                      "http": "http-server.js"}[self.system]
+            argv = ["node", os.path.join(ctx.peers_dir, script), "--host", "127.0.0.1", "--port", "0"]
+            if self.redis and self.system == "socketio":
+                argv += ["--redis-port", str(self.redis.port)]
+        else:
+            raise ValueError(self.system)
+        proc = Proc(name, argv, ctx.log_dir, cpus=ctx.server_cpus, cwd=ctx.root)
+        self.procs.append(proc)
+        port = proc.wait_for(LISTEN_RE, timeout=20).group(1)
+        endpoint = f"127.0.0.1:{port}"
+        wait_http_ok(f"http://{endpoint}/health", timeout=20)
+        self.endpoints.append(endpoint)
+
+    @property
+    def pids(self):
+        return [p.pid for p in self.procs]
+
+    def alive(self):
+        return all(p.alive() for p in self.procs)
+
+    def stop(self):
+        for p in self.procs:
+            p.stop()
+        if self.own_redis and self.redis:
+            self.redis.stop()
