@@ -110,6 +110,15 @@ TEST_F(RedisBusTest, survives_sigkill_resubscribes_on_restart_and_never_duplicat
   }
   ASSERT_EQ(200u, after.size());
   for (int i = 0; i < 200; ++i) EXPECT_EQ("after-" + std::to_string(i), after[i]);
+
+  // What the metrics read: one reconnection, and acknowledged publishes were timed.
+  const BusCounters counters = bus.counters();
+  EXPECT_EQ(1u, counters.reconnects);
+  EXPECT_GE(counters.published, 210u);
+  EXPECT_GE(counters.publishLatencyCount, 200u);
+  uint64_t bucketed = 0;
+  for (uint64_t n : counters.publishLatencyBuckets) bucketed += n;
+  EXPECT_EQ(counters.publishLatencyCount, bucketed);
 }
 
 TEST_F(RedisBusTest, authenticates_with_a_password_and_reports_a_wrong_one) {
@@ -189,6 +198,8 @@ TEST_F(RedisBusTest, pending_queue_is_bounded_while_redis_hangs) {
             << std::endl;
   EXPECT_GE(delivered, 1u);
   EXPECT_LE(delivered, 7u);
+  EXPECT_GE(bus.counters().dropped, 90u) << "the refused publishes are counted";
+  EXPECT_LE(bus.counters().pendingBytes, 65536u);
 }
 
 TEST_F(RedisBusTest, bad_options_are_rejected_naming_the_key) {
