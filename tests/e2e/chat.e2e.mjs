@@ -567,8 +567,14 @@ async function run() {
   );
   await waitStatus(alice, 'reconnecting', 'alice');
   await waitStatus(bob, 'reconnecting', 'bob');
-  const shown = await alice.textContent('#status');
-  check(/^reconnecting in \d+ s$/.test(shown), `alice's status while down: ${shown}`);
+  // The status cycles "reconnecting in N s" -> "connecting…" -> ... while the server is down, so
+  // wait for the countdown form rather than sampling once (a sample can land on "connecting…").
+  await waitIn(
+    alice,
+    'alice should show "reconnecting in N s" while down',
+    () => /^reconnecting in \d+ s$/.test(document.querySelector('#status')?.textContent ?? ''),
+    null,
+  );
   check(await alice.isDisabled('#send'), 'Send should be disabled while disconnected');
   await alice.fill('#text', 'typed while offline');
   await alice.press('#text', 'Enter'); // must not send on the closed socket
