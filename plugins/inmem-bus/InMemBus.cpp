@@ -45,25 +45,12 @@ void InMemBus::publish(BusMessagePtr msg) {
 SubscriptionId InMemBus::subscribe(const std::string& pattern, MessageHandler handler) {
   if (!isValidPattern(pattern)) throw std::invalid_argument("invalid subject pattern: " + pattern);
   std::lock_guard lock(subscriptionsMutex_);
-  const SubscriptionId id = nextId_++;
-  Subscription sub{id, pattern, std::move(handler)};
-  if (isLiteralPattern(pattern)) {
-    exact_.emplace(pattern, std::move(sub));
-  } else {
-    wildcard_.push_back(std::move(sub));
-  }
-  return id;
+  return subscriptions_.add(pattern, {}, std::move(handler));
 }
 
 void InMemBus::unsubscribe(SubscriptionId id) {
   std::lock_guard lock(subscriptionsMutex_);
-  for (auto it = exact_.begin(); it != exact_.end(); ++it) {
-    if (it->second.id == id) {
-      exact_.erase(it);
-      return;
-    }
-  }
-  std::erase_if(wildcard_, [id](const Subscription& s) { return s.id == id; });
+  subscriptions_.remove(id);
 }
 
 BusStatus InMemBus::status() const { return BusStatus{true, {}}; }
@@ -108,11 +95,9 @@ void InMemBus::dispatchLoop() {
 
 void InMemBus::dispatch(const BusMessagePtr& msg) {
   std::lock_guard lock(subscriptionsMutex_);
-  auto [first, last] = exact_.equal_range(msg->subject);
-  for (auto it = first; it != last; ++it) it->second.handler(msg);
-  for (const auto& sub : wildcard_) {
-    if (subjectMatches(sub.pattern, msg->subject)) sub.handler(msg);
-  }
+  const auto deliver = [&msg](const SubscriptionTable::Entry& entry) { entry.handler(msg); };
+  subscriptions_.forEachExact(msg->subject, deliver);
+  subscriptions_.forEachWildcard(msg->subject, deliver);
 }
 
 }  // namespace heimdallr::bus

@@ -5,11 +5,10 @@
 #include <deque>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
-#include <vector>
 
 #include "heimdallr/bus/Bus.h"
 #include "heimdallr/bus/PublishLatency.h"
+#include "heimdallr/bus/SubscriptionTable.h"
 
 namespace heimdallr::bus {
 
@@ -32,12 +31,6 @@ class InMemBus : public Bus {
   void stop() override;
 
  private:
-  struct Subscription {
-    SubscriptionId id;
-    std::string pattern;
-    MessageHandler handler;
-  };
-
   struct Queued {
     BusMessagePtr msg;
     int64_t enqueuedNs;
@@ -59,9 +52,7 @@ class InMemBus : public Bus {
   // Held while handlers run, so unsubscribe() returning means "no further calls". Recursive so
   // that a handler may (against advice) subscribe or unsubscribe without deadlocking.
   mutable std::recursive_mutex subscriptionsMutex_;
-  SubscriptionId nextId_ = 1;
-  std::unordered_multimap<std::string, Subscription> exact_;  // keyed by literal subject
-  std::vector<Subscription> wildcard_;
+  SubscriptionTable subscriptions_;
 
   std::thread dispatcher_;
 };

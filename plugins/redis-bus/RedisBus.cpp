@@ -73,16 +73,16 @@ void RedisBus::publish(BusMessagePtr msg) {
 
 SubscriptionId RedisBus::subscribe(const std::string& pattern, MessageHandler handler) {
   if (!isValidPattern(pattern)) throw std::invalid_argument("invalid subject pattern: " + pattern);
+  const bool glob = !isLiteralPattern(pattern);
+  RedisName target{glob, glob ? names_->glob(pattern) : names_->channel(pattern)};
   SubscriptionId id;
   {
     std::lock_guard lock(subscriptionsMutex_);
-    id = nextId_++;
-    const std::string glob = isLiteralPattern(pattern) ? std::string() : names_->glob(pattern);
-    subscriptions_.emplace(id, Subscription{pattern, glob, std::move(handler)});
+    id = subscriptions_.add(pattern, target.name, std::move(handler));
   }
   {
     std::lock_guard lock(queueMutex_);
-    commands_.push_back({true, pattern});
+    commands_.push_back({true, std::move(target)});
   }
   const uint64_t one = 1;
   [[maybe_unused]] auto ignored = ::write(wakeFd_, &one, sizeof one);
@@ -91,17 +91,15 @@ SubscriptionId RedisBus::subscribe(const std::string& pattern, MessageHandler ha
 
 // Removes the handler at once (no call after this returns) and lets the bus thread tell Redis.
 void RedisBus::unsubscribe(SubscriptionId id) {
-  std::string pattern;
+  std::optional<SubscriptionTable::Entry> removed;
   {
     std::lock_guard lock(subscriptionsMutex_);
-    auto it = subscriptions_.find(id);
-    if (it == subscriptions_.end()) return;
-    pattern = it->second.pattern;
-    subscriptions_.erase(it);
+    removed = subscriptions_.remove(id);
   }
+  if (!removed) return;
   {
     std::lock_guard lock(queueMutex_);
-    commands_.push_back({false, std::move(pattern)});
+    commands_.push_back({false, {!isLiteralPattern(removed->pattern), std::move(removed->key)}});
   }
   const uint64_t one = 1;
   [[maybe_unused]] auto ignored = ::write(wakeFd_, &one, sizeof one);
@@ -190,34 +188,27 @@ void RedisBus::drainQueues() {
   for (const auto& command : commands) applyCommand(command);
 }
 
-// Interest counting: Redis hears about a pattern on its first subscription and its last
+// Interest counting: Redis hears about a channel or glob on its first subscription and its last
 // unsubscription only.
 void RedisBus::applyCommand(const Command& command) {
   if (command.subscribe) {
-    if (++interest_[command.pattern] == 1) sendInterest(command.pattern, true);
+    if (++interest_[command.target] == 1) sendInterest(command.target, true);
     return;
   }
-  auto it = interest_.find(command.pattern);
+  auto it = interest_.find(command.target);
   if (it == interest_.end()) return;
   if (--it->second == 0) {
     interest_.erase(it);
-    sendInterest(command.pattern, false);
+    sendInterest(command.target, false);
   }
 }
 
-void RedisBus::sendInterest(const std::string& pattern, bool subscribe) {
+void RedisBus::sendInterest(const RedisName& target, bool subscribe) {
   if (!subscriber_->ready()) return;  // resubscribed wholesale on reconnect
-  redisAsyncContext* context = subscriber_->context();
-  if (isLiteralPattern(pattern)) {
-    const std::string channel = names_->channel(pattern);
-    redisAsyncCommand(context, &RedisBus::onSubscriptionReply, this,
-                      subscribe ? "SUBSCRIBE %b" : "UNSUBSCRIBE %b", channel.data(),
-                      channel.size());
-  } else {
-    const std::string glob = names_->glob(pattern);
-    redisAsyncCommand(context, &RedisBus::onSubscriptionReply, this,
-                      subscribe ? "PSUBSCRIBE %b" : "PUNSUBSCRIBE %b", glob.data(), glob.size());
-  }
+  const char* command = target.glob ? (subscribe ? "PSUBSCRIBE %b" : "PUNSUBSCRIBE %b")
+                                    : (subscribe ? "SUBSCRIBE %b" : "UNSUBSCRIBE %b");
+  redisAsyncCommand(subscriber_->context(), &RedisBus::onSubscriptionReply, this, command,
+                    target.name.data(), target.name.size());
 }
 
 // Everything queued since the last pass goes into hiredis's output buffer now and leaves in one
@@ -280,12 +271,13 @@ void RedisBus::dispatch(std::string_view channel, std::string_view payload, cons
   }
   const BusMessagePtr msg = std::make_shared<const BusMessage>(std::move(*decoded));
   std::lock_guard lock(subscriptionsMutex_);
-  for (const auto& [id, sub] : subscriptions_) {
-    if (glob == nullptr) {
-      if (sub.glob.empty() && sub.pattern == subject) sub.handler(msg);
-    } else if (sub.glob == glob && subjectMatches(sub.pattern, subject)) {
-      sub.handler(msg);
-    }
+  if (glob == nullptr) {
+    subscriptions_.forEachExact(msg->subject,
+                                [&msg](const SubscriptionTable::Entry& e) { e.handler(msg); });
+  } else {
+    subscriptions_.forEachWildcard(subject, [&](const SubscriptionTable::Entry& e) {
+      if (e.key == glob) e.handler(msg);
+    });
   }
 }
 
@@ -300,7 +292,7 @@ void RedisBus::onConnectionReady() {
   backoffStep_ = 0;
   if (everUp_) reconnects_.fetch_add(1, std::memory_order_relaxed);
   everUp_ = true;
-  for (const auto& [pattern, count] : interest_) sendInterest(pattern, true);
+  for (const auto& [target, count] : interest_) sendInterest(target, true);
   setStatus(true, "");
   if (reportedDown_) {
     logger().information("bus up: connected to redis %s:%d", options_.host, options_.port);

@@ -17,6 +17,7 @@
 #include "RedisOptions.h"
 #include "heimdallr/bus/Bus.h"
 #include "heimdallr/bus/PublishLatency.h"
+#include "heimdallr/bus/SubscriptionTable.h"
 
 namespace heimdallr::bus {
 
@@ -50,21 +51,24 @@ class RedisBus : public Bus {
     size_t cost;
     int64_t enqueuedNs;
   };
+  /// What Redis is subscribed to: a channel (SUBSCRIBE) or a glob (PSUBSCRIBE). Two bus patterns
+  /// can map to one glob ("a.*" and "a.>" both to "<prefix>.a.*"), so interest is counted per
+  /// Redis name, not per bus pattern.
+  struct RedisName {
+    bool glob;
+    std::string name;
+    auto operator<=>(const RedisName&) const = default;
+  };
   struct Command {
     bool subscribe;
-    std::string pattern;
-  };
-  struct Subscription {
-    std::string pattern;
-    std::string glob;  // the PSUBSCRIBE pattern for wildcards; empty for a literal subject
-    MessageHandler handler;
+    RedisName target;
   };
 
   // Bus thread.
   void run();
   void drainQueues();
   void applyCommand(const Command& command);
-  void sendInterest(const std::string& pattern, bool subscribe);
+  void sendInterest(const RedisName& target, bool subscribe);
   void flushOutbox();
   void onConnectionReady();
   void onConnectionLost(const std::string& reason);
@@ -97,15 +101,14 @@ class RedisBus : public Bus {
   // Subscriptions, read by the bus thread while dispatching. Recursive for the same reason as
   // the inmem bus: a handler that (against advice) calls back must not deadlock.
   mutable std::recursive_mutex subscriptionsMutex_;
-  SubscriptionId nextId_ = 1;
-  std::map<SubscriptionId, Subscription> subscriptions_;
+  SubscriptionTable subscriptions_;  // entry key: the Redis name (channel or glob)
 
   // Bus thread only.
   std::unique_ptr<RedisConnection> publisher_;
   std::unique_ptr<RedisConnection> subscriber_;
-  std::map<std::string, int> interest_;  // pattern -> live subscriptions (Redis sees 0 -> 1 only)
-  std::deque<Queued> sending_;           // taken from outbox_, waiting for the publisher
-  std::deque<InFlight> inFlight_;        // sent, in order; Redis replies (or the loss) pop them
+  std::map<RedisName, int> interest_;  // live subscriptions per Redis name (Redis sees 0 <-> 1)
+  std::deque<Queued> sending_;         // taken from outbox_, waiting for the publisher
+  std::deque<InFlight> inFlight_;      // sent, in order; Redis replies (or the loss) pop them
   bool everUp_ = false;
   bool wasUp_ = false;
   bool reportedDown_ = false;
