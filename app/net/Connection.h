@@ -82,7 +82,6 @@ class Connection : public IoHandler {
   bool halfClosed_ = false;
   uint64_t lingerDeadlineMs_ = 0;
 
-  friend class IoLoop;
 };
 
 }  // namespace heimdallr::net

@@ -32,7 +32,6 @@ class RedisConnection {
   void close();
 
   bool ready() const { return state_ == State::kReady; }
-  bool idle() const { return state_ == State::kIdle; }
   void* owner() const { return owner_; }
   /// Valid while ready(); commands may be queued on it with redisAsyncCommand.
   redisAsyncContext* context() { return context_; }
