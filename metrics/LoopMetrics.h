@@ -16,19 +16,35 @@ enum class CloseReason : size_t {
   kIdle,           // 4000: no pong within the idle timeout
   kShutdown,       // 1001 from us: the server is stopping
   kAbnormal,       // the peer vanished without a close handshake
+  kRateLimited,    // 4029: past limits.messages_per_second with rate_limit_action "close"
   kCount
 };
 inline constexpr std::array<const char*, static_cast<size_t>(CloseReason::kCount)>
     kCloseReasonNames = {"normal", "slow_consumer", "protocol_error", "too_big",
-                         "idle",   "shutdown",      "abnormal"};
+                         "idle",   "shutdown",      "abnormal",       "rate_limited"};
 
 /// Why a message was not delivered (heimdallr_messages_dropped_total).
 enum class DropReason : size_t {
   kSlowConsumer,  // frames discarded with a slow consumer's backlog
+  kRateLimited,   // client messages past limits.messages_per_second (rate_limit_action "drop")
   kCount
 };
 inline constexpr std::array<const char*, static_cast<size_t>(DropReason::kCount)> kDropReasonNames =
-    {"slow_consumer"};
+    {"slow_consumer", "rate_limited"};
+
+/// Why an HTTP request or upgrade was refused by a limit (heimdallr_requests_refused_total).
+enum class RefusalReason : size_t {
+  kMaxConnections,       // 503: limits.max_connections
+  kMaxConnectionsPerIp,  // 429: limits.max_connections_per_ip
+  kOrigin,               // 403: Origin not in server.allowed_origins
+  kDraining,             // 503: the node is draining
+  kHandshakeTimeout,     // 408: request not complete within limits.handshake_timeout_ms
+  kHeaderTooLarge,       // 431: request head past limits.max_header_bytes
+  kCount
+};
+inline constexpr std::array<const char*, static_cast<size_t>(RefusalReason::kCount)>
+    kRefusalReasonNames = {"max_connections", "max_connections_per_ip", "origin",
+                           "draining",        "handshake_timeout",      "header_too_large"};
 
 inline constexpr std::array<double, 15> kLatencyBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
                                                           0.005,  0.01,    0.025,  0.05,  0.1,
@@ -45,6 +61,7 @@ struct alignas(64) LoopMetrics {
   SingleWriterCounter messagesPublished;  // handed to the bus
   SingleWriterCounter messagesDelivered;  // frames queued to client connections
   std::array<SingleWriterCounter, static_cast<size_t>(DropReason::kCount)> messagesDropped;
+  std::array<SingleWriterCounter, static_cast<size_t>(RefusalReason::kCount)> requestsRefused;
   SingleWriterHistogram<kLatencyBounds.size()> latencyLocal{kLatencyBounds};
   SingleWriterHistogram<kLatencyBounds.size()> latencyBus{kLatencyBounds};
   SingleWriterHistogram<kFanoutBounds.size()> fanout{kFanoutBounds};
@@ -53,6 +70,7 @@ struct alignas(64) LoopMetrics {
   void dropped(DropReason reason, uint64_t n = 1) {
     messagesDropped[static_cast<size_t>(reason)].add(n);
   }
+  void refused(RefusalReason reason) { requestsRefused[static_cast<size_t>(reason)].add(); }
 };
 
 }  // namespace heimdallr::metrics

@@ -85,6 +85,10 @@ std::vector<MetricFamily> NodeMetrics::Collect() const {
                        MetricType::Gauge, node.rooms));
   out.push_back(single("heimdallr_bus_up", "1 when the message bus is connected, else 0.",
                        MetricType::Gauge, node.busUp ? 1 : 0));
+  out.push_back(single("heimdallr_bus_pending_bytes",
+                       "Bytes of publishes the bus holds: queued, or sent and not yet acknowledged "
+                       "by the backend (bounded by the plugin's pending limit).",
+                       MetricType::Gauge, static_cast<double>(node.bus.pendingBytes)));
   out.push_back(single("heimdallr_send_queue_bytes",
                        "Bytes waiting in the outbound queues of all connections.",
                        MetricType::Gauge, static_cast<double>(node.sendQueueBytes)));
@@ -130,6 +134,17 @@ std::vector<MetricFamily> NodeMetrics::Collect() const {
   dropped.metric.push_back(sample(static_cast<double>(node.bus.dropped), MetricType::Counter,
                                   {{"reason", "bus_backpressure"}}));
   out.push_back(std::move(dropped));
+  MetricFamily refused{"heimdallr_requests_refused_total",
+                       "HTTP requests and WebSocket upgrades refused by a limit, by reason.",
+                       MetricType::Counter,
+                       {}};
+  for (size_t r = 0; r < kRefusalReasonNames.size(); ++r) {
+    refused.metric.push_back(
+        sample(sum(
+                   loops_, [r](const LoopMetrics& l) -> auto& { return l.requestsRefused[r]; }),
+               MetricType::Counter, {{"reason", kRefusalReasonNames[r]}}));
+  }
+  out.push_back(std::move(refused));
   out.push_back(single("heimdallr_bytes_sent_total", "Bytes written to client sockets.",
                        MetricType::Counter, static_cast<double>(node.bytesSent)));
   out.push_back(single("heimdallr_bytes_received_total", "Bytes read from client sockets.",

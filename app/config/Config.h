@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace heimdallr::config {
 
@@ -21,14 +22,28 @@ struct ServerConfig {
   /// messages carry it so a node never delivers its own message twice, and it is a subject token
   /// (`stats.<node_id>`), hence no dots.
   std::string nodeId;
-  /// Reserved for graceful drain: how long a shutdown waits for sessions to close.
+  /// Graceful drain on SIGTERM/SIGINT: WebSocket clients are closed in batches spread over this
+  /// long (1001 with a reconnect hint), then the process exits. 0 closes them all at once.
   std::chrono::seconds drainTimeout{10};
+  /// Browser upgrades must carry one of these Origin values (compared case-insensitively); an
+  /// upgrade without an Origin header (not a browser) is always allowed. Empty allows all.
+  std::vector<std::string> allowedOrigins;
 };
 
 /// Per-connection and global resource limits. Plain data, not thread-safe.
 struct LimitsConfig {
   std::size_t maxMessageBytes = 65536;
   std::size_t maxConnections = 100000;
+  /// WebSocket sessions per client IP address; 0 means no limit. Behind a proxy every client
+  /// shares the proxy's address, so leave it at 0 there and limit at the proxy.
+  std::size_t maxConnectionsPerIp = 0;
+  /// Token bucket per session for text and binary messages: `messagesPerSecond` tokens a second,
+  /// at most `burst` saved up. 0 disables the limit.
+  std::size_t messagesPerSecond = 200;
+  std::size_t burst = 400;
+  /// What happens to a message past the limit: "drop" it (counted), or "close" the session with
+  /// 4029.
+  std::string rateLimitAction = "drop";
   /// Bytes of queued outbound frames per session; past it the session is closed.
   std::size_t sendQueueBytes = 1048576;
   /// 0 disables. After this long without traffic a ping is sent; if nothing (pong or any frame)

@@ -34,14 +34,17 @@ constexpr std::string_view kBusPlugins[] = {"inmem", "redis"};
 
 constexpr std::string_view kBooleans[] = {"true", "false"};
 
+constexpr std::string_view kRateLimitActions[] = {"drop", "close"};
+
 // The POCO level names, so the value can be handed to Poco::Logger unchanged.
 constexpr std::string_view kLogLevels[] = {"trace", "debug",    "information", "notice", "warning",
                                            "error", "critical", "fatal",       "none"};
 
-enum class Kind { kInteger, kText, kChoice };
+enum class Kind { kInteger, kText, kChoice, kTextList };
 
 using IntegerSetter = void (*)(Config&, std::int64_t);
 using TextSetter = void (*)(Config&, std::string&&);
+using TextListSetter = void (*)(Config&, std::vector<std::string>&&);
 
 // A constraint on a free-form string; `expected` completes the sentence "expected ...".
 struct TextRule {
@@ -62,6 +65,18 @@ constexpr TextRule kNodeId{"1-64 characters from [A-Za-z0-9_-], or \"\" for host
                                     });
                            }};
 
+// A browser's Origin header: scheme://host[:port], no path, nothing a header could not carry.
+constexpr TextRule kOrigin{"an origin such as \"https://chat.example.com\" (scheme://host[:port])",
+                           [](std::string_view s) {
+                             const std::size_t scheme = s.find("://");
+                             if (scheme == std::string_view::npos || scheme == 0) return false;
+                             const std::string_view host = s.substr(scheme + 3);
+                             return !host.empty() && host.find('/') == std::string_view::npos &&
+                                    std::all_of(s.begin(), s.end(), [](char c) {
+                                      return c > 0x20 && c < 0x7f && c != ',';
+                                    });
+                           }};
+
 // One row of the schema: a dotted key, how its value is checked, and where it goes in Config.
 struct Setting {
   std::string_view key;
@@ -72,6 +87,7 @@ struct Setting {
   std::span<const std::string_view> choices{};
   IntegerSetter setInteger = nullptr;
   TextSetter setText = nullptr;
+  TextListSetter setTextList = nullptr;
 };
 
 constexpr Setting integer(std::string_view key, std::int64_t min, std::int64_t max,
@@ -81,6 +97,12 @@ constexpr Setting integer(std::string_view key, std::int64_t min, std::int64_t m
 
 constexpr Setting text(std::string_view key, TextRule rule, TextSetter set) {
   return {.key = key, .kind = Kind::kText, .rule = rule, .setText = set};
+}
+
+// A YAML list of strings, each checked by `rule`; `[]`, an empty value and a missing key all mean
+// an empty list.
+constexpr Setting textList(std::string_view key, TextRule rule, TextListSetter set) {
+  return {.key = key, .kind = Kind::kTextList, .rule = rule, .setTextList = set};
 }
 
 constexpr Setting choice(std::string_view key, std::span<const std::string_view> choices,
@@ -101,6 +123,11 @@ void assignText(Config& config, std::string&& value) {
   (config.*kSection).*kField = std::move(value);
 }
 
+template <auto kSection, auto kField>
+void assignTextList(Config& config, std::vector<std::string>&& value) {
+  (config.*kSection).*kField = std::move(value);
+}
+
 // The schema. Adding a setting is one row here plus its field in Config.h; the ranges are
 // inclusive and every range fits the field it is stored in.
 constexpr Setting kSettings[] = {
@@ -111,10 +138,19 @@ constexpr Setting kSettings[] = {
             assignInteger<&Config::server, &ServerConfig::httpThreads>),
     text("server.node_id", kNodeId, assignText<&Config::server, &ServerConfig::nodeId>),
     integer("server.drain_s", 0, 3600, assignInteger<&Config::server, &ServerConfig::drainTimeout>),
+    textList("server.allowed_origins", kOrigin,
+             assignTextList<&Config::server, &ServerConfig::allowedOrigins>),
     integer("limits.max_message_bytes", 1, 64 * kMiB,
             assignInteger<&Config::limits, &LimitsConfig::maxMessageBytes>),
     integer("limits.max_connections", 1, 10'000'000,
             assignInteger<&Config::limits, &LimitsConfig::maxConnections>),
+    integer("limits.max_connections_per_ip", 0, 10'000'000,
+            assignInteger<&Config::limits, &LimitsConfig::maxConnectionsPerIp>),
+    integer("limits.messages_per_second", 0, 1'000'000,
+            assignInteger<&Config::limits, &LimitsConfig::messagesPerSecond>),
+    integer("limits.burst", 1, 1'000'000, assignInteger<&Config::limits, &LimitsConfig::burst>),
+    choice("limits.rate_limit_action", kRateLimitActions,
+           assignText<&Config::limits, &LimitsConfig::rateLimitAction>),
     integer("limits.send_queue_bytes", kKiB, kGiB,
             assignInteger<&Config::limits, &LimitsConfig::sendQueueBytes>),
     integer("limits.idle_timeout_s", 0, 86400,
@@ -375,6 +411,24 @@ class TreeApplier {
           fail(key, "expected " + std::string(setting.rule.expected) + ", got " + describe(node));
         }
         setting.setText(state_.config, std::string(node.Scalar()));
+        return;
+      }
+      case Kind::kTextList: {
+        std::vector<std::string> values;
+        if (node.IsSequence()) {
+          for (std::size_t i = 0; i < node.size(); ++i) {
+            const YAML::Node item = node[i];
+            if (!item.IsScalar() || !setting.rule.accepts(item.Scalar())) {
+              fail(key + "[" + std::to_string(i) + "]",
+                   "expected " + std::string(setting.rule.expected) + ", got " + describe(item));
+            }
+            values.push_back(item.Scalar());
+          }
+        } else if (!node.IsNull()) {
+          fail(key, "expected a list, each item " + std::string(setting.rule.expected) + ", got " +
+                        describe(node));
+        }
+        setting.setTextList(state_.config, std::move(values));
         return;
       }
       case Kind::kChoice: {

@@ -1,6 +1,5 @@
 #include "http/HttpConnection.h"
 
-#include <Poco/MemoryStream.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/URI.h>
@@ -9,10 +8,10 @@
 #include <optional>
 
 #include "http/HttpResponse.h"
+#include "http/RequestHead.h"
 #include "http/StaticFiles.h"
 #include "http/StatusEndpoints.h"
 #include "http/WebSocketHandshake.h"
-#include "room/RoomId.h"
 #include "ws/WsSession.h"
 
 namespace heimdallr::http {
@@ -51,7 +50,7 @@ void HttpConnection::onTick(net::Connection&, uint64_t nowMs) {
   const auto& limits = context_.config.limits;
   if (!buffer_.empty()) {
     if (nowMs - requestStartMs_ >= static_cast<uint64_t>(limits.handshakeTimeout.count())) {
-      reply(makeErrorResponse(408, "request not completed in time", false), false);
+      refuse(metrics::RefusalReason::kHandshakeTimeout, 408, "request not completed in time");
     }
     return;
   }
@@ -61,7 +60,13 @@ void HttpConnection::onTick(net::Connection&, uint64_t nowMs) {
                  ? static_cast<uint64_t>(limits.idleTimeout.count()) * 1000
                  : kDefaultKeepAliveMs;
   }
-  if (nowMs - lastActivityMs_ >= idleMs) connection_.close(nullptr, false, kCloseLingerMs);
+  if (nowMs - lastActivityMs_ < idleMs) return;
+  // A connection that never sent a byte is the slowloris opening move; a quiet keep-alive is not.
+  if (!servedAny_ && context_.config.metrics.enabled) {
+    context_.metrics.loop(connection_.loop().index())
+        .refused(metrics::RefusalReason::kHandshakeTimeout);
+  }
+  connection_.close(nullptr, false, kCloseLingerMs);
 }
 
 void HttpConnection::serveBufferedRequests() {
@@ -70,60 +75,47 @@ void HttpConnection::serveBufferedRequests() {
     const size_t end = buffer_.find(kHeaderEnd);
     if (end == std::string::npos) {
       if (buffer_.size() > maxHeader) {
-        reply(makeErrorResponse(431, "request header too large", false), false);
+        refuse(metrics::RefusalReason::kHeaderTooLarge, 431, "request header too large");
       }
       return;
     }
     const size_t requestBytes = end + kHeaderEnd.size();
     if (requestBytes > maxHeader) {
-      reply(makeErrorResponse(431, "request header too large", false), false);
+      refuse(metrics::RefusalReason::kHeaderTooLarge, 431, "request header too large");
       return;
     }
-    Poco::Net::HTTPRequest request;
-    try {
-      Poco::MemoryInputStream in(buffer_.data(), requestBytes);
-      request.read(in);
-    } catch (const Poco::Exception& e) {
-      reply(makeErrorResponse(400, "malformed request: " + e.message(), false), false);
+    RequestHead head;
+    if (std::string error =
+            parseRequestHead(std::string_view(buffer_).substr(0, requestBytes), head);
+        !error.empty()) {
+      reply(makeErrorResponse(400, error, false), false);
       return;
     }
     // A body we do not read would desynchronise the stream: answer, then close.
-    const bool hasBody = (request.hasContentLength() && request.getContentLength64() > 0) ||
-                         request.getChunkedTransferEncoding();
-    const bool keepAlive = request.getKeepAlive() && !hasBody;
+    const bool keepAlive = head.request.getKeepAlive() && !head.hasBody;
     servedAny_ = true;
-    if (!serve(request, requestBytes, keepAlive)) return;
+    if (!serve(head, requestBytes, keepAlive)) return;
     buffer_.erase(0, requestBytes);
     requestStartMs_ = lastActivityMs_;
   }
 }
 
-bool HttpConnection::serve(const Poco::Net::HTTPRequest& request, size_t requestBytes,
-                           bool keepAlive) {
+bool HttpConnection::serve(const RequestHead& head, size_t requestBytes, bool keepAlive) {
+  const Poco::Net::HTTPRequest& request = head.request;
   const std::string& method = request.getMethod();
-  const bool head = method == Poco::Net::HTTPRequest::HTTP_HEAD;
-  headRequest_ = head;
-  if (method != Poco::Net::HTTPRequest::HTTP_GET && !head) {
+  const bool isHead = method == Poco::Net::HTTPRequest::HTTP_HEAD;
+  headRequest_ = isHead;
+  if (method != Poco::Net::HTTPRequest::HTTP_GET && !isHead) {
     reply(makeErrorResponse(405, "method not allowed", keepAlive, {{"Allow", "GET, HEAD"}}),
           keepAlive);
     return keepAlive;
   }
-  std::string path;
-  Poco::URI::QueryParameters query;
-  try {
-    const Poco::URI uri(request.getURI());
-    path = uri.getPath();
-    if (path == "/stats") query = uri.getQueryParameters();
-  } catch (const Poco::Exception&) {
-    reply(makeErrorResponse(400, "malformed request target", false), false);
-    return false;
-  }
-
+  const std::string& path = head.path;
   if (path == "/health" || path == "/stats") {
     StatusReply status{};
     if (path == "/health") {
       status = healthReply(context_);
-    } else if (auto scoped = statsFor(context_, query)) {
+    } else if (auto scoped = statsFor(context_, head.query)) {
       status = std::move(*scoped);
     } else {
       reply(
@@ -145,13 +137,13 @@ bool HttpConnection::serve(const Poco::Net::HTTPRequest& request, size_t request
     }
     return keepAlive;
   }
-  const std::string roomId = path.size() > 1 ? path.substr(1) : std::string();
+  const std::string roomId = roomIdOf(path);
   // The demo page: "/" and any plain GET that is not a room. Upgrades there stay a 404 below.
-  if (!room::isValidRoomId(roomId) && !wantsWebSocketUpgrade(request)) {
+  if (roomId.empty() && !wantsWebSocketUpgrade(request)) {
     reply(StaticFiles(context_.config.web.root).respond(request.getURI(), keepAlive), keepAlive);
     return keepAlive;
   }
-  if (!room::isValidRoomId(roomId)) {
+  if (roomId.empty()) {
     reply(makeErrorResponse(404, "not found", keepAlive), keepAlive);
     return keepAlive;
   }
@@ -173,12 +165,25 @@ bool HttpConnection::upgrade(const Poco::Net::HTTPRequest& request, const std::s
     reply(makeErrorResponse(verdict.status, verdict.reason, false, headers), false);
     return false;
   }
-  if (context_.draining.load()) {
-    reply(makeErrorResponse(503, "draining", false), false);
+  const config::Config& config = context_.config;
+  if (!originAllowed(request, config.server.allowedOrigins)) {
+    refuse(metrics::RefusalReason::kOrigin, 403, "origin not allowed (server.allowed_origins)");
     return false;
   }
-  if (context_.sessions.load() >= static_cast<int64_t>(context_.config.limits.maxConnections)) {
-    reply(makeErrorResponse(503, "too many connections", false), false);
+  if (context_.draining.load()) {
+    refuse(metrics::RefusalReason::kDraining, 503, "draining: reconnect to another node",
+           {{"Retry-After", "1"}});
+    return false;
+  }
+  if (context_.sessions.load() >= static_cast<int64_t>(config.limits.maxConnections)) {
+    refuse(metrics::RefusalReason::kMaxConnections, 503,
+           "too many connections (limits.max_connections)");
+    return false;
+  }
+  std::string clientIp(server::ipOfPeer(connection_.peer()));
+  if (!context_.sessionsPerIp.tryAcquire(clientIp, config.limits.maxConnectionsPerIp)) {
+    refuse(metrics::RefusalReason::kMaxConnectionsPerIp, 429,
+           "too many connections from this address (limits.max_connections_per_ip)");
     return false;
   }
   connection_.send(switchingProtocolsResponse(request.get("Sec-WebSocket-Key")));
@@ -186,9 +191,19 @@ bool HttpConnection::upgrade(const Poco::Net::HTTPRequest& request, const std::s
   // by upgrade() but stays alive until the current onData returns, so buffer_ remains valid.
   const char* pending = buffer_.data() + requestBytes;
   const size_t pendingSize = buffer_.size() - requestBytes;
-  connection_.upgrade(std::make_unique<ws::WsSession>(context_, connection_, roomId), pending,
-                      pendingSize);
+  connection_.upgrade(
+      std::make_unique<ws::WsSession>(context_, connection_, roomId, std::move(clientIp)), pending,
+      pendingSize);
   return false;
+}
+
+// A refusal by a limit: counted by reason, answered, and the connection closed.
+void HttpConnection::refuse(metrics::RefusalReason reason, int status, const std::string& text,
+                            const std::vector<std::pair<std::string, std::string>>& headers) {
+  if (context_.config.metrics.enabled) {
+    context_.metrics.loop(connection_.loop().index()).refused(reason);
+  }
+  reply(makeErrorResponse(status, text, false, headers), false);
 }
 
 // Every response leaves through here, so HEAD is handled once: headers (with the Content-Length

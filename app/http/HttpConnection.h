@@ -2,7 +2,10 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "metrics/LoopMetrics.h"
 #include "net/Connection.h"
 #include "net/Protocol.h"
 #include "server/ServerContext.h"
@@ -12,6 +15,8 @@ class HTTPRequest;
 }
 
 namespace heimdallr::http {
+
+struct RequestHead;
 
 /// The HTTP/1.1 side of a connection, served on its I/O loop: keep-alive and pipelined requests,
 /// /health, /stats, /metrics, the demo page's static files, and the WebSocket upgrade on /{room},
@@ -37,9 +42,11 @@ class HttpConnection : public net::Protocol {
   /// Serves every complete request in the buffer. Stops after an upgrade or a close.
   void serveBufferedRequests();
   /// Returns false when the connection stops speaking HTTP (closed or upgraded).
-  bool serve(const Poco::Net::HTTPRequest& request, size_t requestBytes, bool keepAlive);
+  bool serve(const RequestHead& head, size_t requestBytes, bool keepAlive);
   bool upgrade(const Poco::Net::HTTPRequest& request, const std::string& roomId,
                size_t requestBytes);
+  void refuse(metrics::RefusalReason reason, int status, const std::string& text,
+              const std::vector<std::pair<std::string, std::string>>& headers = {});
   void reply(std::string&& response, bool keepAlive);
 
   server::ServerContext& context_;

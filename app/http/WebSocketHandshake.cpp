@@ -64,6 +64,16 @@ HandshakeVerdict checkWebSocketHandshake(const Poco::Net::HTTPRequest& request) 
   return {};
 }
 
+bool originAllowed(const Poco::Net::HTTPRequest& request, const std::vector<std::string>& allowed) {
+  if (allowed.empty() || !request.has("Origin")) return true;
+  std::string origin = Poco::trim(request.get("Origin"));
+  if (origin.ends_with('/')) origin.pop_back();
+  for (const std::string& entry : allowed) {
+    if (Poco::icompare(entry, origin) == 0) return true;
+  }
+  return false;
+}
+
 std::string webSocketAcceptKey(const std::string& clientKey) {
   Poco::SHA1Engine sha1;
   sha1.update(Poco::trim(clientKey) + kGuid);

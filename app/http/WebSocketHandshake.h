@@ -3,6 +3,7 @@
 #include <Poco/Net/HTTPRequest.h>
 
 #include <string>
+#include <vector>
 
 namespace heimdallr::http {
 
@@ -20,6 +21,11 @@ struct HandshakeVerdict {
 /// Checks method, Connection, Sec-WebSocket-Version (13, else 426 with the version header) and
 /// Sec-WebSocket-Key (base64 of 16 bytes, else 400).
 HandshakeVerdict checkWebSocketHandshake(const Poco::Net::HTTPRequest& request);
+
+/// server.allowed_origins: true when `allowed` is empty, when the request has no Origin header (a
+/// non-browser client, which could send any Origin anyway), or when its Origin equals an entry,
+/// case-insensitively (scheme and host are case-insensitive; a trailing '/' is ignored).
+bool originAllowed(const Poco::Net::HTTPRequest& request, const std::vector<std::string>& allowed);
 
 /// base64(SHA-1(key + RFC 6455 GUID)), with POCO's SHA1Engine and Base64Encoder.
 std::string webSocketAcceptKey(const std::string& clientKey);

@@ -21,6 +21,11 @@ class Protocol {
   virtual void onClosing(Connection& connection) = 0;
   /// The server is shutting down: say goodbye in the protocol's own words and close.
   virtual void onShutdown(Connection& connection) = 0;
+  /// The node is draining and asks this connection to leave now, suggesting the client wait
+  /// `reconnectHintMs` before it reconnects (elsewhere). Returns true when the protocol is a
+  /// long-lived session that took the hint and closed; plain HTTP keeps serving (/health) and
+  /// returns false.
+  virtual bool onDrain(Connection& /*connection*/, uint64_t /*reconnectHintMs*/) { return false; }
 };
 
 }  // namespace heimdallr::net

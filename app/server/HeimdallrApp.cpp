@@ -10,9 +10,14 @@
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
 
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 
 #include "bus/BusLoader.h"
 #include "config/ConfigError.h"
@@ -43,6 +48,48 @@ std::string defaultNodeId() {
   }
   if (id.empty()) id = "node";
   return id.substr(0, 48) + "-" + std::to_string(Poco::Process::id());
+}
+
+// main() blocked these in every thread, so only sigwait() here sees them.
+int waitForTerminationSignal() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGQUIT);
+  int signal = 0;
+  while (sigwait(&signals, &signal) != 0) {
+  }
+  return signal;
+}
+
+// During a drain an operator who signals again means "now": exit without cleaning up, as a
+// shell does (128 + signal). Detached: it lives until the process ends.
+void exitOnSecondSignal() {
+  std::thread([] {
+    const int signal = waitForTerminationSignal();
+    std::cout << "heimdallr: signal " << signal << " during drain: exiting at once" << std::endl;
+    std::_Exit(128 + signal);
+  }).detach();
+}
+
+// Main thread. The drain budget is split so the whole shutdown fits in it: sessions are asked to
+// leave over the first 60%, may take until 80% to go, connections that remain (HTTP, lingering
+// closes) are cut by 90%, and messages the bus still holds get the rest to reach the backend, so
+// clients elsewhere do not lose what this node accepted before it closed its clients.
+void drainAndStop(Server& server, bus::Bus& bus, std::chrono::milliseconds budget) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  const auto tail = std::max(budget, std::chrono::milliseconds(1000));  // drain_s 0: all at once
+  server.drain(budget * 6 / 10, tail * 8 / 10);
+  const auto stopBy = start + tail * 9 / 10;
+  const auto graceMs = std::chrono::duration_cast<std::chrono::milliseconds>(stopBy - Clock::now());
+  server.stop(static_cast<uint64_t>(std::max<int64_t>(0, graceMs.count())));
+  const auto flushBy = start + tail * 97 / 100;
+  while (bus.counters().pendingBytes > 0 && Clock::now() < flushBy) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  bus.stop();  // no bus handler may run once the server's rooms are gone
 }
 }  // namespace
 
@@ -127,10 +174,14 @@ int HeimdallrApp::serve() {
   log.information("heimdallr listening on %s:%hu", server.host(), server.port());
   log.information("node %s, bus plugin %s (%s)", nodeId, config.bus.plugin, busLoader->path());
 
-  waitForTerminationRequest();
-  log.information("shutting down");
-  server.stop();
-  bus.stop();  // no bus handler may run once the server's rooms are gone
+  const int signal = waitForTerminationSignal();
+  exitOnSecondSignal();
+  const auto drain = std::chrono::milliseconds(config.server.drainTimeout);
+  log.information("signal %d: draining %d sessions over %d s (a second signal exits at once)",
+                  signal, static_cast<int>(server.context().sessions.load()),
+                  static_cast<int>(config.server.drainTimeout.count()));
+  drainAndStop(server, bus, drain);
+  log.information("drained; exiting");
   return EXIT_OK;
 }
 

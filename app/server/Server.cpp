@@ -1,6 +1,8 @@
 #include "server/Server.h"
 
+#include <algorithm>
 #include <chrono>
+#include <random>
 #include <thread>
 
 #include "http/HttpConnection.h"
@@ -77,6 +79,39 @@ size_t Server::openConnections() const {
   size_t total = 0;
   for (const auto& loop : loops_) total += loop->connectionCount();
   return total;
+}
+
+void Server::drain(std::chrono::milliseconds spread, std::chrono::milliseconds deadline) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  context_->draining = true;
+  if (!started_) return;
+  const size_t ticks = std::max<size_t>(1, static_cast<size_t>(spread / kDrainBatchInterval));
+  for (size_t tick = 0; tick < ticks && context_->sessions.load() > 0; ++tick) {
+    if (tick > 0) std::this_thread::sleep_until(start + tick * kDrainBatchInterval);
+    for (auto& loop : loops_) {
+      net::IoLoop* raw = loop.get();
+      raw->post([raw, ticksLeft = ticks - tick] { drainBatch(*raw, ticksLeft); });
+    }
+  }
+  while (context_->sessions.load() > 0 && Clock::now() - start < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+void Server::drainBatch(net::IoLoop& loop, size_t ticksLeft) {
+  thread_local std::minstd_rand random{std::random_device{}()};
+  std::uniform_int_distribution<uint64_t> hint(0, kReconnectJitterMs);
+  // Counting HTTP connections too overestimates the batch a little; the last tick takes the rest.
+  size_t open = 0;
+  loop.forEachConnection([&open](net::Connection& c) {
+    if (c.state() == net::Connection::State::kOpen) ++open;
+  });
+  size_t quota = (open + ticksLeft - 1) / ticksLeft;
+  loop.forEachConnection([&](net::Connection& c) {
+    if (quota == 0 || c.state() != net::Connection::State::kOpen) return;
+    if (c.protocol()->onDrain(c, hint(random))) --quota;
+  });
 }
 
 void Server::stop(uint64_t graceMs) {

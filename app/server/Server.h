@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,17 @@ class Server {
   /// Starts the loops, binds the listening socket, then starts publishing and hearing cluster
   /// stats; throws Poco::Exception if it cannot bind.
   void start();
+  /// Graceful drain, main thread. From the call on, /health says 503 and upgrades are refused
+  /// (HTTP keeps being served, so a load balancer sees the 503). WebSocket sessions are asked to
+  /// leave (1001 with a reconnect hint) in batches every kDrainBatchInterval, spread evenly over
+  /// `spread`, so their clients do not all reconnect at once. Returns when every session has
+  /// gone, or at `deadline` (measured from the call). Sessions leaving their rooms is what
+  /// unsubscribes the rooms from the bus. Follow with stop().
+  void drain(std::chrono::milliseconds spread, std::chrono::milliseconds deadline);
+  static constexpr std::chrono::milliseconds kDrainBatchInterval{100};
+  /// The reconnect hint is drawn uniformly from [0, kReconnectJitterMs]: jitter within a batch.
+  static constexpr uint64_t kReconnectJitterMs = 1000;
+
   /// Stops the cluster stats (so nothing of ours touches the bus afterwards), refuses new work,
   /// says goodbye to every client (1001), waits up to `graceMs` for them to go, then stops the
   /// loops. Idempotent.
@@ -41,6 +53,8 @@ class Server {
  private:
   void adopt(int fd, std::string peer);  // acceptor thread
   size_t openConnections() const;
+  /// Loop thread: asks about 1/ticksLeft of this loop's sessions to leave.
+  static void drainBatch(net::IoLoop& loop, size_t ticksLeft);
   metrics::NodeSnapshot metricsSnapshot(const bus::Bus& bus) const;
 
   const config::Config& config_;

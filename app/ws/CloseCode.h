@@ -26,6 +26,9 @@ inline constexpr uint16_t kIdleTimeout = 4000;
 /// Closed because the client did not read fast enough and its send queue passed
 /// limits.send_queue_bytes.
 inline constexpr uint16_t kSlowConsumer = 4008;
+/// Closed because the client sent messages faster than limits.messages_per_second (with
+/// limits.burst) and limits.rate_limit_action is "close".
+inline constexpr uint16_t kRateLimited = 4029;
 
 /// True if a peer may send `code` in a close frame (RFC 6455 §7.4.1/§7.4.2). 1004-1006 and 1015
 /// are reserved or local-only; 1012-1014 are registered with IANA and Autobahn accepts them;

@@ -6,11 +6,14 @@
 namespace heimdallr::ws {
 
 WsSession::WsSession(server::ServerContext& context, net::Connection& connection,
-                     std::string roomId)
+                     std::string roomId, std::string clientIp)
     : context_(context),
       connection_(connection),
       roomId_(std::move(roomId)),
+      clientIp_(std::move(clientIp)),
       decoder_(Role::kServer, context.config.limits.maxMessageBytes),
+      rateLimit_(context.config.limits.messagesPerSecond, context.config.limits.burst,
+                 connection.loop().nowMs()),
       lastActivityMs_(connection.loop().nowMs()),
       metrics_(context.config.metrics.enabled ? &context.metrics.loop(connection.loop().index())
                                               : nullptr) {
@@ -20,7 +23,10 @@ WsSession::WsSession(server::ServerContext& context, net::Connection& connection
   joined_ = true;
 }
 
-WsSession::~WsSession() { --context_.sessions; }
+WsSession::~WsSession() {
+  --context_.sessions;
+  context_.sessionsPerIp.release(clientIp_, context_.config.limits.maxConnectionsPerIp);
+}
 
 void WsSession::onData(net::Connection&, const char* data, size_t size) {
   lastActivityMs_ = connection_.loop().nowMs();
@@ -53,6 +59,14 @@ void WsSession::onShutdown(net::Connection&) {
   closeWith(close_code::kGoingAway, "server shutting down");
 }
 
+// The reason text is the hint: browsers expose it as CloseEvent.reason, and the demo page and
+// tests read the number from it.
+bool WsSession::onDrain(net::Connection&, uint64_t reconnectHintMs) {
+  closeWith(close_code::kGoingAway,
+            "server draining; reconnect in " + std::to_string(reconnectHintMs) + " ms");
+  return true;
+}
+
 // Fan-out hot path: one shared frame, no copy, no lock.
 bool WsSession::deliver(const net::SharedBuffer& frame) {
   if (connection_.state() != net::Connection::State::kOpen) return false;
@@ -64,6 +78,14 @@ bool WsSession::deliver(const net::SharedBuffer& frame) {
 void WsSession::onMessage(Opcode opcode, std::string&& payload) {
   if (connection_.state() != net::Connection::State::kOpen) return;
   if (metrics_) metrics_->messagesReceived.add();
+  if (!rateLimit_.tryTake(connection_.loop().nowMs())) {
+    if (context_.config.limits.rateLimitAction == "close") {
+      closeWith(close_code::kRateLimited, "rate limit exceeded");
+    } else if (metrics_) {
+      metrics_->dropped(metrics::DropReason::kRateLimited);
+    }
+    return;
+  }
   context_.hub.publish(*this, opcode, std::move(payload));
 }
 
@@ -101,6 +123,8 @@ metrics::CloseReason WsSession::reasonFor(uint16_t code) {
       return metrics::CloseReason::kTooBig;
     case close_code::kGoingAway:
       return metrics::CloseReason::kShutdown;
+    case close_code::kRateLimited:
+      return metrics::CloseReason::kRateLimited;
     case close_code::kProtocolError:
     case close_code::kUnsupportedData:
     case close_code::kInvalidPayload:

@@ -9,6 +9,7 @@
 #include "room/RoomMember.h"
 #include "server/ServerContext.h"
 #include "ws/FrameDecoder.h"
+#include "ws/TokenBucket.h"
 
 namespace heimdallr::ws {
 
@@ -20,7 +21,9 @@ class WsSession : public net::Protocol, public room::RoomMember, private FrameDe
   /// How long a closing session waits for the peer's EOF after our close frame.
   static constexpr uint64_t kCloseLingerMs = 2000;
 
-  WsSession(server::ServerContext& context, net::Connection& connection, std::string roomId);
+  /// `clientIp` holds a slot taken from context.sessionsPerIp, given back by the destructor.
+  WsSession(server::ServerContext& context, net::Connection& connection, std::string roomId,
+            std::string clientIp);
   ~WsSession() override;
 
   // net::Protocol
@@ -28,6 +31,7 @@ class WsSession : public net::Protocol, public room::RoomMember, private FrameDe
   void onTick(net::Connection& connection, uint64_t nowMs) override;
   void onClosing(net::Connection& connection) override;
   void onShutdown(net::Connection& connection) override;
+  bool onDrain(net::Connection& connection, uint64_t reconnectHintMs) override;
 
   // room::RoomMember
   const std::string& roomId() const override { return roomId_; }
@@ -50,7 +54,9 @@ class WsSession : public net::Protocol, public room::RoomMember, private FrameDe
   server::ServerContext& context_;
   net::Connection& connection_;
   const std::string roomId_;
+  const std::string clientIp_;
   FrameDecoder decoder_;
+  TokenBucket rateLimit_;
   bool joined_ = false;
   uint64_t lastActivityMs_;
   uint64_t pingSentMs_ = 0;

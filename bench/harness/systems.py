@@ -61,7 +61,10 @@ class Cluster:
                     "--set", f"server.io_threads={ctx.io_threads}",
                     "--set", f"server.node_id=bench{k + 1}",
                     "--set", f"bus.plugin_dir={ctx.plugin_dir}",
-                    "--set", "log.level=information"]
+                    "--set", "log.level=information",
+                    # The peers have no per-client message limit, and the publishers here send
+                    # far past a chat client's rate on purpose: compare like with like.
+                    "--set", "limits.messages_per_second=0"]
             if self.redis:
                 argv += ["--set", "bus.plugin=redis", "--set", f"bus.redis.port={self.redis.port}"]
             else:

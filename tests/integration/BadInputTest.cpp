@@ -575,7 +575,8 @@ TEST(BadInput, slow_consumer_is_disconnected_while_the_sender_gets_everything_in
   constexpr int kMessages = 2000;
   constexpr size_t kMessageBytes = 4096;
   constexpr int kWindow = 8;  // messages in flight: 32 KiB, half the send queue
-  ServerProcess server({"limits.send_queue_bytes=65536"});
+  // A sender as fast as the socket allows: no message rate limit here.
+  ServerProcess server({"limits.send_queue_bytes=65536", "limits.messages_per_second=0"});
   Bystanders bystanders(server.port());
   const long baselineKiB = server.rssKiB();
   ASSERT_GT(baselineKiB, 0);
@@ -633,7 +634,8 @@ TEST(BadInput, slow_consumer_is_disconnected_while_the_sender_gets_everything_in
 TEST(BadInput, slow_consumer_limit_spares_a_sender_that_reads_as_fast_as_it_can) {
   constexpr int kMessages = 2000;
   constexpr size_t kMessageBytes = 4096;
-  ServerProcess server({"limits.send_queue_bytes=65536"});
+  // A sender as fast as the socket allows: no message rate limit here.
+  ServerProcess server({"limits.send_queue_bytes=65536", "limits.messages_per_second=0"});
   WsTestClient sender(server.port());
   WsTestClient sleeper(server.port(), 4096);
   ASSERT_EQ(101, sender.handshake("/slow"));

@@ -101,7 +101,8 @@ TEST(Metrics, closes_are_counted_by_reason) {
 }
 
 TEST(Metrics, a_slow_consumer_is_counted_as_a_close_and_as_dropped_messages) {
-  ServerProcess server({"limits.send_queue_bytes=65536"});
+  // A sender as fast as the socket allows: no message rate limit here.
+  ServerProcess server({"limits.send_queue_bytes=65536", "limits.messages_per_second=0"});
   WsTestClient reader(server.port()), sleeper(server.port(), 4096);
   ASSERT_EQ(101, reader.handshake("/slow"));
   ASSERT_EQ(101, sleeper.handshake("/slow"));

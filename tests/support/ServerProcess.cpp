@@ -11,11 +11,11 @@ namespace heimdallr::test {
 
 std::vector<std::string> ServerProcess::defaultArgs() {
   // The in-memory bus unless a test asks for another: a single node needs no Redis.
-  return {"--config", std::string(HEIMDALLR_SOURCE_DIR) + "/conf/heimdallr.yaml",
-          "--set",    "server.host=127.0.0.1",
-          "--set",    "server.port=0",
-          "--set",    "bus.plugin=inmem",
-          "--set",    std::string("bus.plugin_dir=") + HEIMDALLR_PLUGIN_DIR};
+  return {"--config", std::string(HEIMDALLR_SOURCE_DIR) + "/conf/heimdallr.yaml", "--set",
+          "server.host=127.0.0.1", "--set", "server.port=0", "--set", "bus.plugin=inmem",
+          // A test's server stops at once: the drain spreads closes over at most a second.
+          "--set", "server.drain_s=1", "--set",
+          std::string("bus.plugin_dir=") + HEIMDALLR_PLUGIN_DIR};
 }
 
 ServerProcess::ServerProcess(std::vector<std::string> overrides,
@@ -67,21 +67,31 @@ void ServerProcess::readOutput() {
 }
 
 int ServerProcess::stop(std::chrono::milliseconds timeout) {
-  if (exited_) return 0;
+  if (exited_) return exitCode_;
+  signal(SIGTERM);
+  const int code = waitForExit(timeout);
+  if (code == -1) kill();
+  return code;
+}
+
+void ServerProcess::signal(int signal) {
+  if (!exited_) ::kill(handle_->id(), signal);
+}
+
+int ServerProcess::waitForExit(std::chrono::milliseconds timeout) {
+  if (exited_) return exitCode_;
   const int pid = handle_->id();
-  ::kill(pid, SIGTERM);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   int status = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    const int r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) {
+  for (;;) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
       exited_ = true;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      exitCode_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return exitCode_;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (std::chrono::steady_clock::now() >= deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  kill();
-  return -1;
 }
 
 void ServerProcess::kill() {
@@ -90,6 +100,7 @@ void ServerProcess::kill() {
   int status = 0;
   ::waitpid(handle_->id(), &status, 0);
   exited_ = true;
+  exitCode_ = 128 + SIGKILL;
 }
 
 bool ServerProcess::waitForLog(const std::string& needle, std::chrono::milliseconds timeout) {

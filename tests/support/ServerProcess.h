@@ -30,6 +30,11 @@ class ServerProcess {
   /// SIGTERM, then waits for the exit code (SIGKILL after `timeout`).
   int stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   void kill();
+  /// Sends `signal` and returns at once (stop() sends SIGTERM and waits).
+  void signal(int signal);
+  /// Waits for the process to exit by itself: its exit code (128 + signal if a signal ended it),
+  /// or -1 if it is still running after `timeout`.
+  int waitForExit(std::chrono::milliseconds timeout);
 
   /// True once a log line containing `needle` has appeared, or false after `timeout`.
   bool waitForLog(const std::string& needle, std::chrono::milliseconds timeout);
@@ -61,6 +66,7 @@ class ServerProcess {
   std::string log_;
   bool eof_ = false;
   bool exited_ = false;
+  int exitCode_ = 0;
   uint16_t port_ = 0;
 };
 

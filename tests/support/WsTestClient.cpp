@@ -47,6 +47,13 @@ WsTestClient::WsTestClient(uint16_t port, int receiveBufferBytes)
   socket_.setNoDelay(true);
 }
 
+WsTestClient::WsTestClient(uint16_t port, const std::string& sourceAddress)
+    : socket_(Poco::Net::SocketAddress::IPv4), decoder_(ws::Role::kClient, 64 * 1024 * 1024) {
+  socket_.impl()->bind(Poco::Net::SocketAddress(sourceAddress, 0), false);
+  socket_.connect(Poco::Net::SocketAddress("127.0.0.1", port));
+  socket_.setNoDelay(true);
+}
+
 int WsTestClient::handshake(const std::string& path, const std::vector<std::string>& extraHeaders) {
   std::string request = "GET " + path +
                         " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
@@ -118,7 +125,8 @@ bool WsTestClient::readSome(std::chrono::milliseconds timeout) {
 std::optional<WsTestClient::Frame> WsTestClient::receive(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (frames_.empty()) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+    // Rounded up, so that a short timeout such as 1 ms still polls the socket once.
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return std::nullopt;
     if (!readSome(left) && (eof_ || std::chrono::steady_clock::now() >= deadline)) {

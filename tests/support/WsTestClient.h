@@ -30,6 +30,9 @@ class WsTestClient {
   /// Same, but sets SO_RCVBUF to `receiveBufferBytes` before connecting, so that the TCP window
   /// is small from the start and a client that never reads backs the server up quickly.
   WsTestClient(uint16_t port, int receiveBufferBytes);
+  /// Connects from `sourceAddress` (another loopback address such as 127.0.0.2), to look like a
+  /// different client IP.
+  WsTestClient(uint16_t port, const std::string& sourceAddress);
 
   /// Sends a handshake for `path` and reads the response head. Returns the HTTP status.
   int handshake(const std::string& path, const std::vector<std::string>& extraHeaders = {});

@@ -73,8 +73,13 @@ void expectDefaults(const Config& config) {
   EXPECT_EQ(config.server.httpThreads, 1);
   EXPECT_EQ(config.server.nodeId, "");
   EXPECT_EQ(config.server.drainTimeout, 10s);
+  EXPECT_TRUE(config.server.allowedOrigins.empty());
   EXPECT_EQ(config.limits.maxMessageBytes, 65536u);
   EXPECT_EQ(config.limits.maxConnections, 100000u);
+  EXPECT_EQ(config.limits.maxConnectionsPerIp, 0u);
+  EXPECT_EQ(config.limits.messagesPerSecond, 200u);
+  EXPECT_EQ(config.limits.burst, 400u);
+  EXPECT_EQ(config.limits.rateLimitAction, "drop");
   EXPECT_EQ(config.limits.sendQueueBytes, 1048576u);
   EXPECT_EQ(config.limits.idleTimeout, 60s);
   EXPECT_EQ(config.limits.maxHeaderBytes, 8192u);
@@ -140,9 +145,14 @@ server:
   http_threads: 2
   node_id: node-a_1-X
   drain_s: 30
+  allowed_origins: ["https://chat.example.com", "http://localhost:8000"]
 limits:
   max_message_bytes: 1024
   max_connections: 50
+  max_connections_per_ip: 7
+  messages_per_second: 10
+  burst: 3
+  rate_limit_action: close
   send_queue_bytes: 4096
   idle_timeout_s: 0
   max_header_bytes: 512
@@ -163,8 +173,14 @@ web:
   EXPECT_EQ(config.server.httpThreads, 2);
   EXPECT_EQ(config.server.nodeId, "node-a_1-X");
   EXPECT_EQ(config.server.drainTimeout, 30s);
+  EXPECT_EQ((std::vector<std::string>{"https://chat.example.com", "http://localhost:8000"}),
+            config.server.allowedOrigins);
   EXPECT_EQ(config.limits.maxMessageBytes, 1024u);
   EXPECT_EQ(config.limits.maxConnections, 50u);
+  EXPECT_EQ(config.limits.maxConnectionsPerIp, 7u);
+  EXPECT_EQ(config.limits.messagesPerSecond, 10u);
+  EXPECT_EQ(config.limits.burst, 3u);
+  EXPECT_EQ(config.limits.rateLimitAction, "close");
   EXPECT_EQ(config.limits.sendQueueBytes, 4096u);
   EXPECT_EQ(config.limits.idleTimeout, 0s);
   EXPECT_EQ(config.limits.maxHeaderBytes, 512u);
@@ -204,6 +220,45 @@ TEST(ConfigLoader, accepts_both_ends_of_every_range) {
   EXPECT_EQ(high.limits.maxHeaderBytes, 1048576u);
   EXPECT_EQ(high.limits.handshakeTimeout, 600000ms);
   EXPECT_EQ(high.stats.interval, 3600s);
+}
+
+TEST(ConfigLoader, allowed_origins_take_a_flow_list_by_override_and_empty_means_all) {
+  EXPECT_EQ((std::vector<std::string>{"http://a.example:8080", "https://B.example"}),
+            load("", {"server.allowed_origins=[http://a.example:8080, https://B.example]"})
+                .server.allowedOrigins);
+  EXPECT_TRUE(
+      load("server: {allowed_origins: [\"https://a.example\"]}", {"server.allowed_origins="})
+          .server.allowedOrigins.empty());
+  EXPECT_TRUE(load("server: {allowed_origins: []}").server.allowedOrigins.empty());
+}
+
+TEST(ConfigLoader, rejects_an_allowed_origin_that_is_not_scheme_host_port_and_names_its_index) {
+  EXPECT_EQ(
+      "conf/test.yaml: server.allowed_origins[1]: expected an origin such as "
+      "\"https://chat.example.com\" (scheme://host[:port]), got \"https://b.example/chat\"",
+      messageFrom(
+          "server: {allowed_origins: [\"https://a.example\", \"https://b.example/chat\"]}"));
+  EXPECT_TRUE(contains(messageFrom("server: {allowed_origins: [chat.example.com]}"),
+                       "server.allowed_origins[0]: expected an origin"));
+  EXPECT_TRUE(contains(messageFrom("server: {allowed_origins: [[\"https://a.example\"]]}"),
+                       "server.allowed_origins[0]"));
+}
+
+TEST(ConfigLoader, rejects_a_single_origin_that_is_not_a_list) {
+  EXPECT_EQ(
+      "conf/test.yaml: server.allowed_origins: expected a list, each item an origin such as "
+      "\"https://chat.example.com\" (scheme://host[:port]), got \"https://a.example\"",
+      messageFrom("server: {allowed_origins: \"https://a.example\"}"));
+}
+
+TEST(ConfigLoader, rate_limit_keys_check_their_ranges_and_actions) {
+  EXPECT_EQ(0u, load("limits: {messages_per_second: 0}").limits.messagesPerSecond);
+  EXPECT_TRUE(
+      contains(messageFrom("limits: {burst: 0}"), "limits.burst: expected an integer in [1,"));
+  EXPECT_EQ("conf/test.yaml: limits.rate_limit_action: expected one of drop, close, got \"kick\"",
+            messageFrom("limits: {rate_limit_action: kick}"));
+  EXPECT_TRUE(contains(messageFrom("limits: {max_connections_per_ip: -1}"),
+                       "limits.max_connections_per_ip: expected an integer in [0, 10000000]"));
 }
 
 TEST(ConfigLoader, accepts_every_log_level) {

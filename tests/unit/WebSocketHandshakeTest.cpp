@@ -67,4 +67,31 @@ TEST(WebSocketHandshake, switching_protocols_response_carries_the_accept_key) {
   EXPECT_NE(std::string::npos, response.find("Upgrade: websocket"));
 }
 
+TEST(WebSocketHandshake, any_origin_is_allowed_when_the_list_is_empty) {
+  auto request = upgradeRequest();
+  request.set("Origin", "https://evil.example");
+  EXPECT_TRUE(originAllowed(request, {}));
+}
+
+TEST(WebSocketHandshake, origin_must_match_an_entry_ignoring_case_and_a_trailing_slash) {
+  const std::vector<std::string> allowed{"https://chat.example.com", "http://localhost:8000"};
+  auto request = upgradeRequest();
+  request.set("Origin", "https://chat.example.com");
+  EXPECT_TRUE(originAllowed(request, allowed));
+  request.set("Origin", "HTTPS://Chat.Example.com/");
+  EXPECT_TRUE(originAllowed(request, allowed));
+  request.set("Origin", "http://localhost:8000");
+  EXPECT_TRUE(originAllowed(request, allowed));
+  request.set("Origin", "http://localhost:8001");
+  EXPECT_FALSE(originAllowed(request, allowed));
+  request.set("Origin", "https://chat.example.com.evil.example");
+  EXPECT_FALSE(originAllowed(request, allowed));
+  request.set("Origin", "null");  // sandboxed iframes and file:// pages
+  EXPECT_FALSE(originAllowed(request, allowed));
+}
+
+TEST(WebSocketHandshake, an_upgrade_without_origin_is_not_a_browser_and_is_allowed) {
+  EXPECT_TRUE(originAllowed(upgradeRequest(), {"https://chat.example.com"}));
+}
+
 }  // namespace heimdallr::http
