@@ -28,6 +28,16 @@ export function backoffDelay(attempt, random = Math.random) {
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
+/**
+ * The wait a draining server asks for: it closes with 1001 and the reason "server draining;
+ * reconnect in N ms", spreading its clients' reconnects. null when the close carries no such hint.
+ */
+export function drainHintMs(code, reason) {
+  if (code !== 1001) return null;
+  const match = /reconnect in (\d+) ms/.exec(reason ?? '');
+  return match ? Math.min(Number(match[1]), BACKOFF.maxMs) : null;
+}
+
 function isScalar(value) {
   return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
 }
@@ -208,19 +218,25 @@ class ChatPage {
     ws.addEventListener('message', (event) => {
       if (this.ws === ws) this.receive(event.data);
     });
-    ws.addEventListener('close', () => {
+    ws.addEventListener('close', (event) => {
       if (this.ws !== ws) return;
       this.ws = null;
       if (this.openedAt && Date.now() - this.openedAt >= STABLE_MS) this.attempt = 0;
-      if (this.wanted) this.scheduleReconnect();
+      // A draining node is not a failure: take its hint (the load balancer sends us elsewhere).
+      const hint = drainHintMs(event.code, event.reason);
+      if (hint !== null) this.attempt = 0;
+      if (this.wanted) this.scheduleReconnect(hint);
     });
     // 'error' is always followed by 'close', which decides what happens next.
   }
 
-  scheduleReconnect() {
+  /** Reconnects after `delay` ms, or after the next backoff step when it is null. */
+  scheduleReconnect(delay = null) {
     this.clearRetry();
-    const delay = backoffDelay(this.attempt);
-    this.attempt += 1;
+    if (delay === null) {
+      delay = backoffDelay(this.attempt);
+      this.attempt += 1;
+    }
     this.retryAt = Date.now() + delay;
     this.retryTimer = setTimeout(() => this.connect(), delay);
     this.countdownTimer = setInterval(() => this.setStatus('reconnecting'), 250);

@@ -558,6 +558,18 @@ async function run() {
     );
   });
 
+  step = "a draining node's reconnect hint is read from its 1001 close reason";
+  const hints = await alice.evaluate(async () => {
+    const { drainHintMs } = await import('/app.js');
+    return [
+      drainHintMs(1001, 'server draining; reconnect in 734 ms'),
+      drainHintMs(1001, 'server shutting down'),
+      drainHintMs(1006, 'server draining; reconnect in 734 ms'),
+      drainHintMs(1001, 'server draining; reconnect in 99999999 ms'),
+    ];
+  });
+  equal(hints, [734, null, null, 15000], 'drainHintMs on four closes');
+
   step = 'the server restarts on the same port: pages show "reconnecting", come back, rejoin';
   outage = true;
   const exit = await server.stop();
