@@ -67,6 +67,22 @@ double sum(const std::vector<std::unique_ptr<LoopMetrics>>& loops, Select select
   for (const auto& loop : loops) total += select(*loop).value();
   return static_cast<double>(total);
 }
+
+// One counter family with a `reason` label: the sum over the loops of each cell of the array
+// `select` picks, labelled with its name.
+template <size_t N, typename Select>
+MetricFamily byReason(const char* name, const char* help,
+                      const std::vector<std::unique_ptr<LoopMetrics>>& loops,
+                      const std::array<const char*, N>& reasons, Select select) {
+  MetricFamily family{name, help, MetricType::Counter, {}};
+  for (size_t r = 0; r < N; ++r) {
+    family.metric.push_back(
+        sample(sum(
+                   loops, [&](const LoopMetrics& l) -> auto& { return select(l)[r]; }),
+               MetricType::Counter, {{"reason", reasons[r]}}));
+  }
+  return family;
+}
 }  // namespace
 
 NodeMetrics::NodeMetrics(size_t loopCount) {
@@ -97,17 +113,9 @@ std::vector<MetricFamily> NodeMetrics::Collect() const {
       "heimdallr_connections_opened_total", "WebSocket sessions opened.", MetricType::Counter,
       sum(
           loops_, [](const LoopMetrics& l) -> auto& { return l.connectionsOpened; })));
-  MetricFamily closed{"heimdallr_connections_closed_total",
-                      "WebSocket sessions closed, by reason.",
-                      MetricType::Counter,
-                      {}};
-  for (size_t r = 0; r < kCloseReasonNames.size(); ++r) {
-    closed.metric.push_back(
-        sample(sum(
-                   loops_, [r](const LoopMetrics& l) -> auto& { return l.connectionsClosed[r]; }),
-               MetricType::Counter, {{"reason", kCloseReasonNames[r]}}));
-  }
-  out.push_back(std::move(closed));
+  out.push_back(byReason(
+      "heimdallr_connections_closed_total", "WebSocket sessions closed, by reason.", loops_,
+      kCloseReasonNames, [](const LoopMetrics& l) -> auto& { return l.connectionsClosed; }));
   out.push_back(single(
       "heimdallr_messages_received_total", "Messages received from clients.", MetricType::Counter,
       sum(
@@ -121,30 +129,16 @@ std::vector<MetricFamily> NodeMetrics::Collect() const {
              "Frames queued to client connections (one per recipient).", MetricType::Counter,
              sum(
                  loops_, [](const LoopMetrics& l) -> auto& { return l.messagesDelivered; })));
-  MetricFamily dropped{"heimdallr_messages_dropped_total",
-                       "Messages not delivered, by reason.",
-                       MetricType::Counter,
-                       {}};
-  for (size_t r = 0; r < kDropReasonNames.size(); ++r) {
-    dropped.metric.push_back(
-        sample(sum(
-                   loops_, [r](const LoopMetrics& l) -> auto& { return l.messagesDropped[r]; }),
-               MetricType::Counter, {{"reason", kDropReasonNames[r]}}));
-  }
+  MetricFamily dropped = byReason(
+      "heimdallr_messages_dropped_total", "Messages not delivered, by reason.", loops_,
+      kDropReasonNames, [](const LoopMetrics& l) -> auto& { return l.messagesDropped; });
   dropped.metric.push_back(sample(static_cast<double>(node.bus.dropped), MetricType::Counter,
                                   {{"reason", "bus_backpressure"}}));
   out.push_back(std::move(dropped));
-  MetricFamily refused{"heimdallr_requests_refused_total",
-                       "HTTP requests and WebSocket upgrades refused by a limit, by reason.",
-                       MetricType::Counter,
-                       {}};
-  for (size_t r = 0; r < kRefusalReasonNames.size(); ++r) {
-    refused.metric.push_back(
-        sample(sum(
-                   loops_, [r](const LoopMetrics& l) -> auto& { return l.requestsRefused[r]; }),
-               MetricType::Counter, {{"reason", kRefusalReasonNames[r]}}));
-  }
-  out.push_back(std::move(refused));
+  out.push_back(byReason(
+      "heimdallr_requests_refused_total",
+      "HTTP requests and WebSocket upgrades refused by a limit, by reason.", loops_,
+      kRefusalReasonNames, [](const LoopMetrics& l) -> auto& { return l.requestsRefused; }));
   out.push_back(single("heimdallr_bytes_sent_total", "Bytes written to client sockets.",
                        MetricType::Counter, static_cast<double>(node.bytesSent)));
   out.push_back(single("heimdallr_bytes_received_total", "Bytes read from client sockets.",
