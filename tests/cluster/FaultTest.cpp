@@ -304,8 +304,11 @@ TEST_F(Fault, redis_paused_5s_nodes_stay_up_bus_pending_stays_bounded_and_delive
     std::this_thread::sleep_for(100ms);
   }
   redis_->resume();
+  // Redis works off its backlog and the plugin's queue empties within a few milliseconds; from
+  // half a second after SIGCONT on, every message must cross again.
+  std::this_thread::sleep_for(500ms);
   const int64_t firstAfterResume = sender.sent();
-  std::this_thread::sleep_for(1500ms);
+  std::this_thread::sleep_for(1000ms);
   sender.stop();
   const int64_t sent = sender.sent();
 
@@ -332,14 +335,14 @@ TEST_F(Fault, redis_paused_5s_nodes_stay_up_bus_pending_stays_bounded_and_delive
   EXPECT_EQ("", notAPrefix(localSeqs));
 
   // Across Redis: some were dropped during the hang, none repeated or reordered, and delivery
-  // recovered: every message sent after SIGCONT arrived.
+  // recovered: every message sent from 0.5 s after SIGCONT on arrived.
   const auto remoteSeqs = remote.seqs("P");
   ASSERT_FALSE(remoteSeqs.empty());
   EXPECT_TRUE(std::is_sorted(remoteSeqs.begin(), remoteSeqs.end()) &&
               std::adjacent_find(remoteSeqs.begin(), remoteSeqs.end()) == remoteSeqs.end());
   for (int64_t s = firstAfterResume; s < sent; ++s) {
     ASSERT_TRUE(std::binary_search(remoteSeqs.begin(), remoteSeqs.end(), s))
-        << "message " << s << ", sent after SIGCONT, never crossed to node2";
+        << "message " << s << ", sent 0.5 s after SIGCONT or later, never crossed to node2";
   }
   const auto drainedBy = Clock::now() + 3s;
   while (Clock::now() < drainedBy && metric(port1, "heimdallr_bus_pending_bytes") != 0) {
@@ -478,7 +481,7 @@ TEST_F(Fault, a_drained_node_closes_its_clients_in_batches_loses_nothing_and_exi
   double shutdownCloses = -1;
   try {
     shutdownCloses = metric(portA, "heimdallr_connections_closed_total{reason=\"shutdown\"}");
-  } catch (const std::exception&) {  // A may have stopped listening already
+  } catch (const std::exception&) {  // stays -1: A stopped listening before its clients left
   }
   std::optional<int> status;
   const auto exitDeadline = term + std::chrono::seconds(kDrainS) + 3s;
@@ -523,7 +526,7 @@ TEST_F(Fault, a_drained_node_closes_its_clients_in_batches_loses_nothing_and_exi
       << "closes were not spread over the drain: first " << closedAt.front() << " s, last "
       << closedAt.back() << " s";
   EXPECT_LE(closedAt.back(), kDrainS);
-  if (shutdownCloses >= 0) EXPECT_GE(shutdownCloses, kClientsOnA);
+  EXPECT_GE(shutdownCloses, kClientsOnA) << "closes counted as shutdown on A (-1: no scrape)";
 
   // Until its close, each client of A heard every message of B's publisher, in order.
   for (size_t i = 0; i < readersA.size(); ++i) {
