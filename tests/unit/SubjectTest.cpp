@@ -17,6 +17,16 @@ TEST(Subject, rejects_empty_tokens_whitespace_and_wildcards) {
   }
 }
 
+// Found by tests/fuzz/subject_matcher: bytes >= 0x80 were rejected only where char is signed
+// (x86) and accepted where it is unsigned (ARM). Printable ASCII only, on every platform.
+TEST(Subject, rejects_non_ascii_and_control_bytes_whatever_the_signedness_of_char) {
+  for (const char* bad : {"room.\xc3\xa9", "room.\x80", "\xff", "room.\x7f", "a\x01"}) {
+    EXPECT_FALSE(isValidSubject(bad)) << bad;
+    EXPECT_FALSE(isValidPattern(bad)) << bad;
+  }
+  EXPECT_TRUE(isValidSubject("room.~!\"#$%&'()+,-/:;<=?@[\\]^_`{|}"));
+}
+
 TEST(Subject, pattern_allows_star_anywhere_and_gt_only_last) {
   EXPECT_TRUE(isValidPattern("room.*"));
   EXPECT_TRUE(isValidPattern("*.42"));

@@ -29,7 +29,10 @@ inline bool validTokens(std::string_view s, bool allowWildcards) {
   while (nextToken(s, token, more)) {
     if (token.empty()) return false;
     for (char c : token) {
-      if (c <= ' ' || c == 0x7f) return false;
+      // Printable ASCII only. Compared as unsigned: with a signed char (x86) bytes >= 0x80 are
+      // negative and fell under "<= ' '", with an unsigned one (ARM) they passed.
+      const auto byte = static_cast<unsigned char>(c);
+      if (byte <= ' ' || byte >= 0x7f) return false;
     }
     const bool wildcard = token == "*" || token == ">";
     if (!allowWildcards && token.find_first_of("*>") != std::string_view::npos) return false;
@@ -42,7 +45,8 @@ inline bool validTokens(std::string_view s, bool allowWildcards) {
 }
 }  // namespace detail
 
-/// A publishable subject: non-empty dot-separated tokens, no wildcards, no whitespace.
+/// A publishable subject: non-empty dot-separated tokens of printable ASCII, no wildcards, no
+/// whitespace.
 inline bool isValidSubject(std::string_view subject) { return detail::validTokens(subject, false); }
 
 /// A subscription pattern: like a subject, but a token may be `*`, and the last may be `>`.
