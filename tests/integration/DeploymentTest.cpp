@@ -26,6 +26,7 @@
 
 #include "support/FreePort.h"
 #include "support/HaproxyProcess.h"
+#include "support/SanitizerReport.h"
 #include "support/ServerProcess.h"
 #include "support/StatsProbe.h"
 #include "support/WsTestClient.h"
@@ -292,6 +293,11 @@ class LocalCluster {
       if (!processGone(pid)) ::kill(pid, SIGKILL);
     }
     std::error_code ignored;
+    // A sanitized build (scripts/test-sanitizers) reports in the nodes' logs, which only we read.
+    for (const auto& file : fs::directory_iterator(fs::path(dir_) / "logs", ignored)) {
+      const std::string report = sanitizerReport(readFile(file.path().string()));
+      if (!report.empty()) ADD_FAILURE() << file.path().filename() << ": " << report;
+    }
     fs::remove_all(dir_, ignored);
   }
 

@@ -1,11 +1,14 @@
 #include "support/ServerProcess.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <fstream>
 #include <regex>
 #include <stdexcept>
+
+#include "support/SanitizerReport.h"
 
 namespace heimdallr::test {
 
@@ -51,6 +54,9 @@ ServerProcess::~ServerProcess() {
   } catch (...) {
   }
   if (reader_.joinable()) reader_.join();
+  // A sanitized build reports on the server's stderr; without this the test would pass.
+  const std::string report = sanitizerReport(log_);
+  if (!report.empty()) ADD_FAILURE() << "heimdallr reported a sanitizer error:\n" << report;
 }
 
 void ServerProcess::readOutput() {
@@ -156,6 +162,8 @@ ServerProcess::Outcome ServerProcess::runToExit(const std::vector<std::string>& 
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   reader.join();
+  const std::string report = sanitizerReport(text);
+  if (!report.empty()) ADD_FAILURE() << "heimdallr reported a sanitizer error:\n" << report;
   return {code, text};
 }
 
