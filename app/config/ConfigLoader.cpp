@@ -1,5 +1,6 @@
 #include "config/ConfigLoader.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -285,6 +286,10 @@ std::string suggestionFor(std::string_view unknown) {
     if (lastSegment(candidate) == lastSegment(unknown)) {
       return " (did you mean \"" + candidate + "\"?)";
     }
+    // The distance is at least the difference in length: skip the quadratic work for a long key.
+    const std::size_t gap =
+        std::max(unknown.size(), candidate.size()) - std::min(unknown.size(), candidate.size());
+    if (gap > bestDistance) continue;
     const std::size_t distance = editDistance(unknown, candidate);
     if (distance <= bestDistance) {
       bestDistance = distance;
@@ -459,6 +464,41 @@ ConfigError yamlError(const std::string& source, const std::string& key, const s
   return ConfigError(source, key, detail + ": " + error.msg);
 }
 
+// The number of YAML documents in `yaml`. Not YAML::LoadAll: in yaml-cpp 0.7 it never returns when
+// the parser stops consuming input (a stray ',' outside [] or {}; jbeder/yaml-cpp#1319, fixed in
+// 0.8) and appends empty documents until memory runs out. A document that starts where the previous
+// one started is that case: a syntax error. Found by tests/fuzz/config_loader.
+std::size_t countDocuments(const std::string& yaml) {
+  struct DocumentStarts : YAML::EventHandler {
+    void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+    YAML::Mark start;
+  };
+  std::istringstream in(yaml);
+  YAML::Parser parser(in);
+  DocumentStarts handler;
+  std::size_t count = 0;
+  std::optional<int> previousStart;
+  while (parser.HandleNextDocument(handler)) {
+    if (previousStart == handler.start.pos) {
+      throw YAML::ParserException(handler.start, "unexpected token");
+    }
+    previousStart = handler.start.pos;
+    ++count;
+  }
+  return count;
+}
+
 void applyOverride(LoadState& state, const std::string& override) {
   const std::size_t equals = override.find('=');
   if (equals == std::string::npos || equals == 0) {
@@ -480,19 +520,21 @@ void applyOverride(LoadState& state, const std::string& override) {
 
 Config loadConfigFromString(const std::string& yaml, const std::string& sourceName,
                             const std::vector<std::string>& overrides) {
-  std::vector<YAML::Node> documents;
+  std::size_t documents = 0;
+  YAML::Node document;
   try {
-    documents = YAML::LoadAll(yaml);
+    documents = countDocuments(yaml);
+    if (documents == 1) document = YAML::Load(yaml);
   } catch (const YAML::Exception& error) {
     throw yamlError(sourceName, "", "YAML syntax error", error);
   }
-  if (documents.size() > 1) {
+  if (documents > 1) {
     throw ConfigError(sourceName, "",
-                      "expected one YAML document, found " + std::to_string(documents.size()));
+                      "expected one YAML document, found " + std::to_string(documents));
   }
 
   LoadState state;
-  if (!documents.empty()) TreeApplier(state, sourceName).apply("", documents.front());
+  if (documents == 1) TreeApplier(state, sourceName).apply("", document);
   for (const std::string& override : overrides) applyOverride(state, override);
 
   state.config.bus.options = std::move(state.pluginOptions[state.config.bus.plugin]);

@@ -413,6 +413,20 @@ TEST(ConfigLoader, rejects_more_than_one_yaml_document) {
             "conf/test.yaml: expected one YAML document, found 2");
 }
 
+// Found by tests/fuzz/config_loader: yaml-cpp 0.7's LoadAll never returned on a stray ',' outside
+// [] or {} (jbeder/yaml-cpp#1319); it appended empty documents until memory ran out.
+TEST(ConfigLoader, stray_comma_is_a_syntax_error_instead_of_a_hang) {
+  EXPECT_EQ(messageFrom(","),
+            "conf/test.yaml: YAML syntax error at line 1, column 1: unexpected token");
+  EXPECT_EQ(messageFrom(",imits:\n  ma8_message_bytes: 67108865\n"),
+            "conf/test.yaml: YAML syntax error at line 1, column 1: unexpected token");
+  EXPECT_EQ(messageFrom("server: {port: 1}\n...\n,"),
+            "conf/test.yaml: YAML syntax error at line 3, column 1: unexpected token");
+  // Empty documents after the first still count as documents.
+  EXPECT_EQ(messageFrom("server: {port: 1}\n---\n---\n"),
+            "conf/test.yaml: expected one YAML document, found 3");
+}
+
 TEST(ConfigLoader, escapes_control_characters_and_truncates_long_values_in_messages) {
   const std::string message = messageFrom("log: {level: \"a\\tb\"}");
   EXPECT_TRUE(contains(message, "got \"a\\x09b\"")) << message;
