@@ -13,6 +13,7 @@ namespace {
 constexpr size_t kMaxIovecs = 64;     // frames per sendmsg; IOV_MAX is 1024
 constexpr int kMaxReadsPerEvent = 4;  // then yield to the other sockets of the loop
 constexpr uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP;
+constexpr uint32_t kWriteEvents = EPOLLOUT;
 }  // namespace
 
 Connection::Connection(IoLoop& loop, int fd, std::string peer, size_t sendQueueLimit)
@@ -94,6 +95,11 @@ void Connection::abort() {
 }
 
 void Connection::enterClosing() {
+  if (readPaused_) {
+    readPaused_ = false;
+    loop_.cancelResume(this);
+    if (state_ != State::kClosed) updateInterest();
+  }
   if (closingQueued_) return;
   closingQueued_ = true;
   loop_.scheduleClosing(this);
@@ -135,6 +141,7 @@ void Connection::readAvailable() {
       loop_.io().bytesReceived.add(static_cast<uint64_t>(n));
       if (state_ == State::kOpen) protocol_->onData(*this, buffer, static_cast<size_t>(n));
       retired_.reset();
+      if (readPaused_) return;  // the protocol asked for a pause: the rest waits in the kernel
       if (static_cast<size_t>(n) < IoLoop::kReadBufferSize) return;  // drained
       continue;
     }
@@ -151,7 +158,28 @@ void Connection::readAvailable() {
 void Connection::setWantWrite(bool want) {
   if (want == wantWrite_ || state_ == State::kClosed) return;
   wantWrite_ = want;
-  loop_.rewatch(fd_, want ? kReadEvents | EPOLLOUT : kReadEvents, this);
+  updateInterest();
+}
+
+void Connection::updateInterest() {
+  const uint32_t events = (readPaused_ ? 0u : kReadEvents) | (wantWrite_ ? kWriteEvents : 0u);
+  loop_.rewatch(fd_, events, this);
+}
+
+void Connection::pauseReading(uint64_t ms) {
+  if (readPaused_ || ms == 0 || state_ != State::kOpen) return;
+  readPaused_ = true;
+  resumeAtMs_ = loop_.nowMs() + ms;
+  updateInterest();
+  loop_.resumeReadingAt(this, resumeAtMs_);
+}
+
+// Loop thread, from IoLoop::resumeDueReads(). Level-triggered epoll reports the waiting bytes on
+// the next pass.
+void Connection::resumeReading() {
+  if (!readPaused_) return;
+  readPaused_ = false;
+  if (state_ != State::kClosed) updateInterest();
 }
 
 // Loop thread, at the end of an iteration or on EPOLLOUT. Everything queued since the last pass

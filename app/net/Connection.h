@@ -42,6 +42,15 @@ class Connection : public IoHandler {
   /// Immediate close: the peer is gone or hopeless.
   void abort();
 
+  /// Stops reading for `ms` milliseconds: the peer's bytes wait in the kernel and TCP flow control
+  /// stalls its sender, at no cost to this loop. Already paused: the earlier resume time stands.
+  /// A close resumes reading at once, to see the peer's EOF.
+  void pauseReading(uint64_t ms);
+  /// Called by the loop when the pause is over.
+  void resumeReading();
+  bool readPaused() const { return readPaused_; }
+  uint64_t resumeAtMs() const { return resumeAtMs_; }
+
   void flush();  // called by the loop at the end of an iteration
   void tick(uint64_t nowMs);
   void notifyClosing();  // called by the loop at the end of an iteration
@@ -62,6 +71,7 @@ class Connection : public IoHandler {
   void readAvailable();
   void enterClosing();
   void setWantWrite(bool want);
+  void updateInterest();  // tells epoll what we wait for: reads unless paused, writes if blocked
   void setQueuedBytes(size_t bytes);  // keeps the loop's queued-bytes gauge in step
 
   IoLoop& loop_;
@@ -76,12 +86,13 @@ class Connection : public IoHandler {
   size_t headOffset_ = 0;  // bytes of queue_.front() already written
   size_t queuedBytes_ = 0;
   bool wantWrite_ = false;
+  bool readPaused_ = false;
+  uint64_t resumeAtMs_ = 0;
   bool flushScheduled_ = false;
   bool closingNotified_ = false;
   bool closingQueued_ = false;
   bool halfClosed_ = false;
   uint64_t lingerDeadlineMs_ = 0;
-
 };
 
 }  // namespace heimdallr::net

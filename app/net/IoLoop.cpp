@@ -3,6 +3,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
 
@@ -95,14 +96,45 @@ void IoLoop::scheduleClosing(Connection* connection) { closingQueue_.push_back(c
 
 void IoLoop::refreshClock() { nowMs_ = monotonicMs(); }
 
+void IoLoop::resumeReadingAt(Connection* connection, uint64_t atMs) {
+  pausedReads_.push_back(connection);
+  nextResumeMs_ = std::min(nextResumeMs_, atMs);
+}
+
+void IoLoop::cancelResume(Connection* connection) {
+  pausedReads_.erase(std::remove(pausedReads_.begin(), pausedReads_.end(), connection),
+                     pausedReads_.end());
+  // nextResumeMs_ may now be early: resumeDueReads() then finds nothing due and recomputes it.
+}
+
+void IoLoop::resumeDueReads() {
+  if (nowMs_ < nextResumeMs_) return;
+  nextResumeMs_ = UINT64_MAX;
+  size_t kept = 0;
+  for (Connection* connection : pausedReads_) {
+    if (connection->resumeAtMs() <= nowMs_) {
+      connection->resumeReading();
+    } else {
+      nextResumeMs_ = std::min(nextResumeMs_, connection->resumeAtMs());
+      pausedReads_[kept++] = connection;
+    }
+  }
+  pausedReads_.resize(kept);
+}
+
+// Until the next tick or the next paused read to resume, whichever is first.
+int IoLoop::waitTimeoutMs() const {
+  const uint64_t next = std::min(nextTickMs_, nextResumeMs_);
+  return next > nowMs_ ? static_cast<int>(std::min<uint64_t>(next - nowMs_, kTickIntervalMs)) : 0;
+}
+
 void IoLoop::run() {
   threadId_ = std::this_thread::get_id();
   refreshClock();
   nextTickMs_ = nowMs_ + kTickIntervalMs;
   epoll_event events[kMaxEventsPerWait];
   while (!stopRequested_.load(std::memory_order_relaxed)) {
-    const int timeout = nextTickMs_ > nowMs_ ? static_cast<int>(nextTickMs_ - nowMs_) : 0;
-    const int n = ::epoll_wait(epollFd_, events, kMaxEventsPerWait, timeout);
+    const int n = ::epoll_wait(epollFd_, events, kMaxEventsPerWait, waitTimeoutMs());
     refreshClock();
     for (int i = 0; i < n; ++i) {
       auto* handler = static_cast<IoHandler*>(events[i].data.ptr);
@@ -114,6 +146,7 @@ void IoLoop::run() {
       handler->onIoEvent(events[i].events);
     }
     runTasks();
+    resumeDueReads();
     if (nowMs_ >= nextTickMs_) {
       tickConnections();
       nextTickMs_ = nowMs_ + kTickIntervalMs;

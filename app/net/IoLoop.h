@@ -63,6 +63,10 @@ class IoLoop {
   /// Calls connection->notifyClosing() at the end of this iteration, outside any fan-out that
   /// may be iterating over the connection's room.
   void scheduleClosing(Connection* connection);
+  /// Calls connection->resumeReading() once the loop clock reaches `atMs` (to the millisecond:
+  /// epoll_wait's timeout is cut short for it). cancelResume() forgets it: the connection closed.
+  void resumeReadingAt(Connection* connection, uint64_t atMs);
+  void cancelResume(Connection* connection);
   /// A scratch buffer for recv(), shared by all connections of this loop.
   char* readBuffer() { return readBuffer_.get(); }
   static constexpr size_t kReadBufferSize = 64 * 1024;
@@ -91,6 +95,8 @@ class IoLoop {
   void run();
   void runTasks();
   void tickConnections();
+  void resumeDueReads();
+  int waitTimeoutMs() const;
   void endIteration();
   void refreshClock();
 
@@ -111,6 +117,9 @@ class IoLoop {
   std::vector<Connection*> flushQueue_;
   std::vector<Connection*> closingQueue_;
   std::vector<Connection*> reapQueue_;
+  // Connections whose reads are paused (rate-limited floods): few at a time, scanned linearly.
+  std::vector<Connection*> pausedReads_;
+  uint64_t nextResumeMs_ = UINT64_MAX;
   std::unique_ptr<char[]> readBuffer_;
   std::atomic<size_t> connectionGauge_{0};
   IoCounters io_;

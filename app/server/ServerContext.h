@@ -30,7 +30,7 @@ struct ServerContext {
   std::atomic<bool> ready{false};     // listening, loops and bus started
   std::atomic<bool> draining{false};  // shutting down: /health says 503, upgrades refused
   std::atomic<int64_t> sessions{0};   // open WebSocket sessions on this node
-  SessionsPerIp sessionsPerIp;        // for limits.max_connections_per_ip
+  SessionsPerIp sessionsPerIp{};      // for limits.max_connections_per_ip
 };
 
 }  // namespace heimdallr::server

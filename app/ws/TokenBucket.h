@@ -19,9 +19,7 @@ class TokenBucket {
   bool tryTake(uint64_t nowMs) {
     if (rate_ == 0) return true;
     if (nowMs > lastMs_) {
-      // rate_ tokens per second is rate_ thousandths per millisecond.
-      const uint64_t refill = (nowMs - lastMs_) * rate_;
-      milliTokens_ = std::min(capacity_, milliTokens_ + std::min(refill, capacity_));
+      milliTokens_ = refilled(nowMs);
       lastMs_ = nowMs;
     }
     if (milliTokens_ < kUnit) return false;
@@ -29,8 +27,26 @@ class TokenBucket {
     return true;
   }
 
+  /// Milliseconds from `nowMs` until the bucket holds `tokens` (capped at the burst), or 0 when it
+  /// already does or the bucket is disabled.
+  uint64_t msUntil(uint64_t tokens, uint64_t nowMs) const {
+    if (rate_ == 0) return 0;
+    const uint64_t have = refilled(nowMs);
+    const uint64_t want = std::min(capacity_, tokens * kUnit);
+    return want <= have ? 0 : (want - have + rate_ - 1) / rate_;  // rounded up
+  }
+
  private:
   static constexpr uint64_t kUnit = 1000;
+
+  /// The thousandths of a token the bucket holds at `nowMs` (not before lastMs_). rate_ tokens a
+  /// second is rate_ thousandths a millisecond; a gap long enough to fill the bucket is not
+  /// multiplied, so it cannot overflow.
+  uint64_t refilled(uint64_t nowMs) const {
+    const uint64_t elapsed = nowMs > lastMs_ ? nowMs - lastMs_ : 0;
+    if (elapsed >= capacity_ / rate_ + 1) return capacity_;
+    return std::min(capacity_, milliTokens_ + elapsed * rate_);
+  }
   uint64_t rate_;
   uint64_t capacity_;
   uint64_t milliTokens_;

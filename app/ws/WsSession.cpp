@@ -1,5 +1,7 @@
 #include "ws/WsSession.h"
 
+#include <algorithm>
+
 #include "ws/CloseCode.h"
 #include "ws/FrameEncoder.h"
 
@@ -14,6 +16,8 @@ WsSession::WsSession(server::ServerContext& context, net::Connection& connection
       decoder_(Role::kServer, context.config.limits.maxMessageBytes),
       rateLimit_(context.config.limits.messagesPerSecond, context.config.limits.burst,
                  connection.loop().nowMs()),
+      resumeTokens_(std::clamp<uint64_t>(context.config.limits.messagesPerSecond / 10, 1,
+                                         context.config.limits.burst)),
       lastActivityMs_(connection.loop().nowMs()),
       metrics_(context.config.metrics.enabled ? &context.metrics.loop(connection.loop().index())
                                               : nullptr) {
@@ -78,12 +82,17 @@ bool WsSession::deliver(const net::SharedBuffer& frame) {
 void WsSession::onMessage(Opcode opcode, std::string&& payload) {
   if (connection_.state() != net::Connection::State::kOpen) return;
   if (metrics_) metrics_->messagesReceived.add();
-  if (!rateLimit_.tryTake(connection_.loop().nowMs())) {
+  const uint64_t nowMs = connection_.loop().nowMs();
+  if (!rateLimit_.tryTake(nowMs)) {
     if (context_.config.limits.rateLimitAction == "close") {
       closeWith(close_code::kRateLimited, "rate limit exceeded");
-    } else if (metrics_) {
-      metrics_->dropped(metrics::DropReason::kRateLimited);
+      return;
     }
+    if (metrics_) metrics_->dropped(metrics::DropReason::kRateLimited);
+    // Stop reading until a tenth of a second's tokens are back. What this read brought is dropped
+    // here; what the flooder sends meanwhile waits in the kernel, TCP stalls its sender, and the
+    // loop spends no time on it.
+    connection_.pauseReading(rateLimit_.msUntil(resumeTokens_, nowMs));
     return;
   }
   context_.hub.publish(*this, opcode, std::move(payload));

@@ -2,9 +2,12 @@
 // per-session message rate, slowloris and oversized heads. Each refusal has its status or close
 // code, is counted in /metrics, and leaves everybody else alone.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <memory>
 #include <string>
 #include <thread>
@@ -15,6 +18,7 @@
 #include "support/StatsProbe.h"
 #include "support/WsTestClient.h"
 #include "ws/CloseCode.h"
+#include "ws/FrameEncoder.h"
 
 namespace heimdallr::test {
 
@@ -129,6 +133,70 @@ TEST(Limits, messages_past_the_rate_limit_are_dropped_and_counted_and_the_sessio
   // After a quiet second the bucket has refilled and the session was never closed.
   std::this_thread::sleep_for(1s);
   EXPECT_TRUE(talk(flooder, listener, "after the pause"));
+}
+
+// Past the limit a drop-mode session stops reading until a tenth of a second's tokens are back:
+// the flood waits in the kernel, TCP stalls the flooder, and the loop (one here, shared with the
+// calm pair) does not spend its time decoding messages it would drop anyway.
+TEST(Limits, a_drop_mode_flooder_is_held_back_by_tcp_instead_of_being_read_at_full_speed) {
+  ServerProcess server({"server.io_threads=1", "limits.messages_per_second=10", "limits.burst=5"});
+  WsTestClient flooder(server.port()), listener(server.port());
+  WsTestClient calmA(server.port()), calmB(server.port());
+  ASSERT_EQ(101, flooder.handshake("/flood"));
+  ASSERT_EQ(101, listener.handshake("/flood"));
+  ASSERT_EQ(101, calmA.handshake("/calm"));
+  ASSERT_EQ(101, calmB.handshake("/calm"));
+  ASSERT_EQ(2, waitForRoomMembers(server.port(), "flood", 2));
+  ASSERT_EQ(2, waitForRoomMembers(server.port(), "calm", 2));
+
+  std::string chunk;  // 64 KiB of 5-byte text messages, written without blocking
+  while (chunk.size() < 64 * 1024) chunk += ws::encodeMaskedFrame(ws::Opcode::kText, "flood", 7);
+  const int fd = flooder.socket().impl()->sockfd();
+  size_t pushed = 0;
+  auto pushFor = [&](std::chrono::milliseconds duration) {
+    const auto until = Clock::now() + duration;
+    while (Clock::now() < until) {
+      const ssize_t n = ::send(fd, chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        pushed += static_cast<size_t>(n);
+      } else {
+        pollfd p{fd, POLLOUT, 0};
+        ::poll(&p, 1, 10);
+      }
+    }
+  };
+  const auto floodStart = Clock::now();
+  pushFor(1500ms);  // fills the socket buffers between flooder and server
+  const std::string bytesSample = "heimdallr_bytes_received_total";
+  const double readBefore = MetricsScrape(server.port()).value(bytesSample);
+  std::thread flood([&] { pushFor(1000ms); });
+  // The calm pair shares the flooder's loop and keeps talking.
+  int calmHeard = 0;
+  for (int i = 0; i < 5; ++i) calmHeard += talk(calmA, calmB, "calm " + std::to_string(i));
+  flood.join();
+  const double readDuring = MetricsScrape(server.port()).value(bytesSample) - readBefore;
+  const double floodSeconds = std::chrono::duration<double>(Clock::now() - floodStart).count();
+
+  EXPECT_EQ(5, calmHeard);
+  // Unthrottled, a loop decodes tens of MB of this a second. Throttled, it reads one 64 KiB
+  // buffer per resume, ten times a second: well under 4 MiB in the measured second.
+  EXPECT_LT(readDuring, 4.0 * 1024 * 1024) << "the server kept reading the flood: " << readDuring
+                                           << " bytes in 1 s, " << pushed << " bytes pushed in all";
+  const auto heard = drainTexts(listener, 300ms);
+  EXPECT_GE(heard.size(), 5u);
+  EXPECT_LE(static_cast<double>(heard.size()), 5 + 10 * (floodSeconds + 0.3) + 2);
+  EXPECT_GT(MetricsScrape(server.port())
+                .value("heimdallr_messages_dropped_total{reason=\"rate_limited\"}"),
+            0);
+  EXPECT_EQ(0, MetricsScrape(server.port())
+                   .value("heimdallr_connections_closed_total"
+                          "{reason=\"rate_limited\"}"))
+      << "drop mode keeps the session";
+
+  // A paused session still hears a drain (its reads resume to see the EOF), and the node exits 0.
+  server.signal(SIGTERM);
+  EXPECT_EQ(ws::close_code::kGoingAway, flooder.receiveCloseCode());
+  EXPECT_EQ(0, server.waitForExit(5s));
 }
 
 TEST(Limits, rate_limit_action_close_closes_the_flooder_with_4029_and_spares_the_room) {

@@ -59,4 +59,23 @@ TEST(TokenBucket, a_huge_gap_with_a_huge_rate_does_not_overflow) {
   EXPECT_EQ(1'000'000, takeAll(bucket, UINT64_MAX / 2));
 }
 
+TEST(TokenBucket, ms_until_counts_the_refill_time_rounded_up) {
+  TokenBucket bucket(10, 5, 0);  // one token per 100 ms
+  EXPECT_EQ(0u, bucket.msUntil(5, 0)) << "a full bucket already holds the burst";
+  takeAll(bucket, 0);
+  EXPECT_EQ(100u, bucket.msUntil(1, 0));
+  EXPECT_EQ(60u, bucket.msUntil(1, 40));
+  EXPECT_EQ(300u, bucket.msUntil(3, 0));
+  EXPECT_EQ(500u, bucket.msUntil(50, 0)) << "more than the burst waits only for the burst";
+  EXPECT_EQ(0u, bucket.msUntil(1, 100));
+  EXPECT_TRUE(bucket.tryTake(100)) << "msUntil() promised a token at 100 ms";
+
+  TokenBucket thirds(3, 1, 0);  // a token every 333.3 ms: the wait rounds up, never down
+  takeAll(thirds, 0);
+  EXPECT_EQ(334u, thirds.msUntil(1, 0));
+  EXPECT_FALSE(thirds.tryTake(333));
+  EXPECT_TRUE(thirds.tryTake(334));
+  EXPECT_EQ(0u, TokenBucket(0, 1, 0).msUntil(10, 0)) << "rate 0: never wait";
+}
+
 }  // namespace heimdallr::ws
