@@ -611,7 +611,8 @@ TEST_F(Fault, a_flooder_is_rate_limited_and_the_others_keep_talking) {
     ++flooded;
   }
   const int64_t floodEndNs = nowNs();
-  // The server may still be reading the flood: wait until its drop count settles.
+  // What the flooder left in the socket buffers is read at the throttled pace (one buffer per
+  // tenth of a second) and dropped: wait until the drop count settles.
   double dropped = metric(port1, droppedSample);
   for (;;) {
     std::this_thread::sleep_for(200ms);
