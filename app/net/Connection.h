@@ -48,7 +48,6 @@ class Connection : public IoHandler {
   void pauseReading(uint64_t ms);
   /// Called by the loop when the pause is over.
   void resumeReading();
-  bool readPaused() const { return readPaused_; }
   uint64_t resumeAtMs() const { return resumeAtMs_; }
 
   void flush();  // called by the loop at the end of an iteration

@@ -124,8 +124,8 @@ void IoLoop::resumeDueReads() {
 
 // Until the next tick or the next paused read to resume, whichever is first.
 int IoLoop::waitTimeoutMs() const {
-  const uint64_t next = std::min(nextTickMs_, nextResumeMs_);
-  return next > nowMs_ ? static_cast<int>(std::min<uint64_t>(next - nowMs_, kTickIntervalMs)) : 0;
+  const uint64_t next = std::min(nextTickMs_, nextResumeMs_);  // at most a tick interval away
+  return next > nowMs_ ? static_cast<int>(next - nowMs_) : 0;
 }
 
 void IoLoop::run() {

@@ -16,8 +16,6 @@ WsSession::WsSession(server::ServerContext& context, net::Connection& connection
       decoder_(Role::kServer, context.config.limits.maxMessageBytes),
       rateLimit_(context.config.limits.messagesPerSecond, context.config.limits.burst,
                  connection.loop().nowMs()),
-      resumeTokens_(std::clamp<uint64_t>(context.config.limits.messagesPerSecond / 10, 1,
-                                         context.config.limits.burst)),
       lastActivityMs_(connection.loop().nowMs()),
       metrics_(context.config.metrics.enabled ? &context.metrics.loop(connection.loop().index())
                                               : nullptr) {
@@ -92,7 +90,9 @@ void WsSession::onMessage(Opcode opcode, std::string&& payload) {
     // Stop reading until a tenth of a second's tokens are back. What this read brought is dropped
     // here; what the flooder sends meanwhile waits in the kernel, TCP stalls its sender, and the
     // loop spends no time on it.
-    connection_.pauseReading(rateLimit_.msUntil(resumeTokens_, nowMs));
+    const uint64_t tenthOfASecond =
+        std::max<uint64_t>(1, context_.config.limits.messagesPerSecond / 10);
+    connection_.pauseReading(rateLimit_.msUntil(tenthOfASecond, nowMs));
     return;
   }
   context_.hub.publish(*this, opcode, std::move(payload));

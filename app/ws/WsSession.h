@@ -57,7 +57,6 @@ class WsSession : public net::Protocol, public room::RoomMember, private FrameDe
   const std::string clientIp_;
   FrameDecoder decoder_;
   TokenBucket rateLimit_;
-  const uint64_t resumeTokens_;  // a drop-mode flooder's reads resume once this many are back
   bool joined_ = false;
   uint64_t lastActivityMs_;
   uint64_t pingSentMs_ = 0;

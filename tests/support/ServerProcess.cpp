@@ -12,6 +12,14 @@
 
 namespace heimdallr::test {
 
+namespace {
+// A sanitized build reports on the server's stderr; without this the test would pass.
+void failOnSanitizerReport(const std::string& output) {
+  const std::string report = sanitizerReport(output);
+  if (!report.empty()) ADD_FAILURE() << "heimdallr reported a sanitizer error:\n" << report;
+}
+}  // namespace
+
 std::vector<std::string> ServerProcess::defaultArgs() {
   // The in-memory bus unless a test asks for another: a single node needs no Redis.
   return {"--config", std::string(HEIMDALLR_SOURCE_DIR) + "/conf/heimdallr.yaml", "--set",
@@ -54,9 +62,7 @@ ServerProcess::~ServerProcess() {
   } catch (...) {
   }
   if (reader_.joinable()) reader_.join();
-  // A sanitized build reports on the server's stderr; without this the test would pass.
-  const std::string report = sanitizerReport(log_);
-  if (!report.empty()) ADD_FAILURE() << "heimdallr reported a sanitizer error:\n" << report;
+  failOnSanitizerReport(log_);
 }
 
 void ServerProcess::readOutput() {
@@ -162,8 +168,7 @@ ServerProcess::Outcome ServerProcess::runToExit(const std::vector<std::string>& 
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   reader.join();
-  const std::string report = sanitizerReport(text);
-  if (!report.empty()) ADD_FAILURE() << "heimdallr reported a sanitizer error:\n" << report;
+  failOnSanitizerReport(text);
   return {code, text};
 }
 
