@@ -29,7 +29,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DHEIMDALLR_BUILD_TESTS=OFF \
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libpocofoundation80 libpoconet80 libpocoutil80 libpocojson80 \
+      libpocofoundation80 libpoconet80 libpocoutil80 libpocojson80 libpococrypto80 libpocojwt80 \
       libyaml-cpp0.7 libhiredis0.14 libprometheus-cpp-core1.0 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --home-dir /opt/heimdallr --shell /usr/sbin/nologin heimdallr

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   sigaddset(&termination, SIGINT);
   sigaddset(&termination, SIGTERM);
   sigaddset(&termination, SIGQUIT);
+  sigaddset(&termination, SIGHUP);  // key reload, taken by sigwait() in HeimdallrApp
   pthread_sigmask(SIG_BLOCK, &termination, nullptr);
 
   heimdallr::server::HeimdallrApp app;

@@ -17,20 +17,34 @@ enum class CloseReason : size_t {
   kShutdown,       // 1001 from us: the server is stopping
   kAbnormal,       // the peer vanished without a close handshake
   kRateLimited,    // 4029: past limits.messages_per_second with rate_limit_action "close"
+  kTokenExpired,   // 4001: the connect token's exp passed during the session
+  kForbidden,      // 4003: a publish into a room outside the token's `pub`
+  kDisconnected,   // 4010: POST /api/disconnect named the session's user
   kCount
 };
 inline constexpr std::array<const char*, static_cast<size_t>(CloseReason::kCount)>
-    kCloseReasonNames = {"normal", "slow_consumer", "protocol_error", "too_big",
-                         "idle",   "shutdown",      "abnormal",       "rate_limited"};
+    kCloseReasonNames = {"normal",        "slow_consumer", "protocol_error", "too_big",
+                         "idle",          "shutdown",      "abnormal",       "rate_limited",
+                         "token_expired", "forbidden",     "disconnected"};
 
 /// Why a message was not delivered (heimdallr_messages_dropped_total).
 enum class DropReason : size_t {
   kSlowConsumer,  // frames discarded with a slow consumer's backlog
   kRateLimited,   // client messages past limits.messages_per_second (rate_limit_action "drop")
+  kForbidden,     // a publish into a room outside the token's `pub` (the session is closed, 4003)
   kCount
 };
 inline constexpr std::array<const char*, static_cast<size_t>(DropReason::kCount)> kDropReasonNames =
-    {"slow_consumer", "rate_limited"};
+    {"slow_consumer", "rate_limited", "forbidden"};
+
+/// Who published a room message (the `source` label of heimdallr_messages_published_total).
+enum class PublishSource : size_t {
+  kClient,  // a WebSocket member of the room
+  kApi,     // POST /api/publish or /api/broadcast
+  kCount
+};
+inline constexpr std::array<const char*, static_cast<size_t>(PublishSource::kCount)>
+    kPublishSourceNames = {"client", "api"};
 
 /// Why an HTTP request or upgrade was refused by a limit (heimdallr_requests_refused_total).
 enum class RefusalReason : size_t {
@@ -40,11 +54,24 @@ enum class RefusalReason : size_t {
   kDraining,             // 503: the node is draining
   kHandshakeTimeout,     // 408: request not complete within limits.handshake_timeout_ms
   kHeaderTooLarge,       // 431: request head past limits.max_header_bytes
+  kTokenMissing,         // 401: auth on and no token (?token= or Authorization: Bearer)
+  kTokenMalformed,       // 401: not a well-formed JWT
+  kTokenBadAlgorithm,    // 401: alg none, or outside the configured key's family
+  kTokenBadSignature,    // 401: signature does not match
+  kTokenBadClaims,       // 401: sub missing, aud/iss mismatch, claims of the wrong type
+  kTokenExpired,         // 401: exp (plus auth.leeway_s) has passed
+  kTokenNotYetValid,     // 401: nbf or iat in the future (beyond auth.leeway_s)
+  kRoomForbidden,        // 403: the room is outside the token's `rooms`
+  kApiKey,               // 401: /api/* with a missing or wrong X-API-Key
+  kBodyTooLarge,         // 413: request body past limits.max_api_body_bytes
   kCount
 };
 inline constexpr std::array<const char*, static_cast<size_t>(RefusalReason::kCount)>
-    kRefusalReasonNames = {"max_connections", "max_connections_per_ip", "origin",
-                           "draining",        "handshake_timeout",      "header_too_large"};
+    kRefusalReasonNames = {
+        "max_connections",     "max_connections_per_ip", "origin",           "draining",
+        "handshake_timeout",   "header_too_large",       "token_missing",    "token_malformed",
+        "token_bad_algorithm", "token_bad_signature",    "token_bad_claims", "token_expired",
+        "token_not_yet_valid", "room_forbidden",         "api_key",          "body_too_large"};
 
 inline constexpr std::array<double, 15> kLatencyBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
                                                           0.005,  0.01,    0.025,  0.05,  0.1,
@@ -57,8 +84,9 @@ inline constexpr std::array<double, 14> kFanoutBounds = {1,   2,   5,    10,   2
 struct alignas(64) LoopMetrics {
   SingleWriterCounter connectionsOpened;
   std::array<SingleWriterCounter, static_cast<size_t>(CloseReason::kCount)> connectionsClosed;
-  SingleWriterCounter messagesReceived;   // from clients
-  SingleWriterCounter messagesPublished;  // handed to the bus
+  SingleWriterCounter messagesReceived;  // from clients
+  // handed to the bus, by who published them
+  std::array<SingleWriterCounter, static_cast<size_t>(PublishSource::kCount)> messagesPublished;
   SingleWriterCounter messagesDelivered;  // frames queued to client connections
   std::array<SingleWriterCounter, static_cast<size_t>(DropReason::kCount)> messagesDropped;
   std::array<SingleWriterCounter, static_cast<size_t>(RefusalReason::kCount)> requestsRefused;
@@ -71,6 +99,7 @@ struct alignas(64) LoopMetrics {
     messagesDropped[static_cast<size_t>(reason)].add(n);
   }
   void refused(RefusalReason reason) { requestsRefused[static_cast<size_t>(reason)].add(); }
+  void published(PublishSource source) { messagesPublished[static_cast<size_t>(source)].add(); }
 };
 
 }  // namespace heimdallr::metrics

@@ -68,18 +68,19 @@ double sum(const std::vector<std::unique_ptr<LoopMetrics>>& loops, Select select
   return static_cast<double>(total);
 }
 
-// One counter family with a `reason` label: the sum over the loops of each cell of the array
-// `select` picks, labelled with its name.
+// One counter family with a `reason` label (or `label`): the sum over the loops of each cell of
+// the array `select` picks, labelled with its name.
 template <size_t N, typename Select>
 MetricFamily byReason(const char* name, const char* help,
                       const std::vector<std::unique_ptr<LoopMetrics>>& loops,
-                      const std::array<const char*, N>& reasons, Select select) {
+                      const std::array<const char*, N>& reasons, Select select,
+                      const char* label = "reason") {
   MetricFamily family{name, help, MetricType::Counter, {}};
   for (size_t r = 0; r < N; ++r) {
     family.metric.push_back(
         sample(sum(
                    loops, [&](const LoopMetrics& l) -> auto& { return select(l)[r]; }),
-               MetricType::Counter, {{"reason", reasons[r]}}));
+               MetricType::Counter, {{label, reasons[r]}}));
   }
   return family;
 }
@@ -120,10 +121,11 @@ std::vector<MetricFamily> NodeMetrics::Collect() const {
       "heimdallr_messages_received_total", "Messages received from clients.", MetricType::Counter,
       sum(
           loops_, [](const LoopMetrics& l) -> auto& { return l.messagesReceived; })));
-  out.push_back(single(
-      "heimdallr_messages_published_total", "Room messages handed to the bus.", MetricType::Counter,
-      sum(
-          loops_, [](const LoopMetrics& l) -> auto& { return l.messagesPublished; })));
+  out.push_back(byReason(
+      "heimdallr_messages_published_total",
+      "Room messages handed to the bus, by source (a client, or the server API).", loops_,
+      kPublishSourceNames, [](const LoopMetrics& l) -> auto& { return l.messagesPublished; },
+      "source"));
   out.push_back(
       single("heimdallr_messages_delivered_total",
              "Frames queued to client connections (one per recipient).", MetricType::Counter,

@@ -39,11 +39,13 @@ struct LimitsConfig {
   std::size_t maxConnectionsPerIp = 0;
   /// Token bucket per session for text and binary messages: `messagesPerSecond` tokens a second,
   /// at most `burst` saved up. 0 disables the limit.
+  /// The defaults let an honest client send 1,000 messages at once (a paste, a replay after a
+  /// reconnect) and deliver every one; past that it learns why (4029) instead of losing messages.
   std::size_t messagesPerSecond = 200;
-  std::size_t burst = 400;
-  /// What happens to a message past the limit: "drop" it (counted), or "close" the session with
-  /// 4029.
-  std::string rateLimitAction = "drop";
+  std::size_t burst = 1000;
+  /// What happens to a message past the limit: "close" the session with 4029 (the default: the
+  /// client sees it), or "drop" it (counted, reads paused; the client is not told).
+  std::string rateLimitAction = "close";
   /// Bytes of queued outbound frames per session; past it the session is closed.
   std::size_t sendQueueBytes = 1048576;
   /// 0 disables. After this long without traffic a ping is sent; if nothing (pong or any frame)
@@ -51,6 +53,35 @@ struct LimitsConfig {
   std::chrono::seconds idleTimeout{60};
   std::size_t maxHeaderBytes = 8192;
   std::chrono::milliseconds handshakeTimeout{10000};
+  /// Largest HTTP request body (the server API's JSON), by Content-Length; 413 beyond.
+  std::size_t maxApiBodyBytes = 262144;
+};
+
+/// Who a client is and where it may go (JWT connect tokens). Plain data, not thread-safe. The
+/// secrets themselves never live here, only where to read them: a file, or an environment
+/// variable (HEIMDALLR_AUTH_HMAC_SECRET), so that `ps` never shows them.
+struct AuthConfig {
+  /// Off (the default): the ancestor's protocol, anyone may join any room.
+  bool enabled = false;
+  /// Exactly one key source when enabled: an HMAC secret (HS256/384/512), an RSA public key
+  /// (RS256/384/512) or an EC P-256 public key (ES256), each a file path.
+  std::string hmacSecretFile;
+  std::string rsaPublicKeyFile;
+  std::string ecPublicKeyFile;
+  /// Clock skew tolerated on exp, nbf and iat.
+  std::chrono::seconds leeway{5};
+  /// Checked when non-empty: `aud` must contain it, `iss` must equal it.
+  std::string audience;
+  std::string issuer;
+};
+
+/// The authenticated HTTP server API (/api/*). Plain data, not thread-safe.
+struct ApiConfig {
+  /// A file holding the API key (or HEIMDALLR_API_KEY). No key: the API is off and /api/* is 404.
+  std::string keyFile;
+  /// "" serves the API on the main port. "host:port" serves /api/*, /metrics and /stats there
+  /// only (and /health on both), so a public load balancer never exposes them.
+  std::string listen;
 };
 
 /// Which bus plugin to load and its options. Plain data, not thread-safe.
@@ -91,6 +122,8 @@ struct WebConfig {
 struct Config {
   ServerConfig server;
   LimitsConfig limits;
+  AuthConfig auth;
+  ApiConfig api;
   BusConfig bus;
   LogConfig log;
   StatsConfig stats;

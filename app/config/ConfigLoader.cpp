@@ -78,6 +78,37 @@ constexpr TextRule kOrigin{"an origin such as \"https://chat.example.com\" (sche
                                     });
                            }};
 
+// A file path, or "" for none. Only NUL cannot stand in a path.
+constexpr TextRule kOptionalPath{"a file path, or \"\" for none", [](std::string_view s) {
+                                   return s.find('\0') == std::string_view::npos;
+                                 }};
+
+// A claim value compared as is (auth.audience, auth.issuer); "" turns the check off.
+constexpr TextRule kClaimValue{"a string of at most 256 characters, or \"\" for no check",
+                               [](std::string_view s) { return s.size() <= 256; }};
+
+// api.listen: "" or host:port, IPv6 hosts in brackets ("[::1]:9001"); port 0 picks a free one.
+constexpr TextRule kListenAddress{
+    "\"\" or host:port, e.g. \"127.0.0.1:9001\" or \"[::1]:9001\"", [](std::string_view s) {
+      if (s.empty()) return true;
+      const std::size_t colon = s.rfind(':');
+      if (colon == std::string_view::npos || colon == 0 || colon + 1 == s.size()) return false;
+      std::string_view host = s.substr(0, colon);
+      const std::string_view port = s.substr(colon + 1);
+      if (host.front() == '[') {
+        if (host.size() < 3 || host.back() != ']') return false;
+        host = host.substr(1, host.size() - 2);
+      } else if (host.find(':') != std::string_view::npos) {
+        return false;  // an IPv6 address needs brackets
+      }
+      int value = 0;
+      const auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+      return ec == std::errc() && ptr == port.data() + port.size() && value >= 0 &&
+             value <= 65535 && std::all_of(host.begin(), host.end(), [](char c) {
+               return c > 0x20 && c < 0x7f && c != '[' && c != ']' && c != '/';
+             });
+    }};
+
 // One row of the schema: a dotted key, how its value is checked, and where it goes in Config.
 struct Setting {
   std::string_view key;
@@ -160,6 +191,21 @@ constexpr Setting kSettings[] = {
             assignInteger<&Config::limits, &LimitsConfig::maxHeaderBytes>),
     integer("limits.handshake_timeout_ms", 100, 600000,
             assignInteger<&Config::limits, &LimitsConfig::handshakeTimeout>),
+    integer("limits.max_api_body_bytes", 1024, 64 * kMiB,
+            assignInteger<&Config::limits, &LimitsConfig::maxApiBodyBytes>),
+    choice("auth.enabled", kBooleans,
+           [](Config& config, std::string&& value) { config.auth.enabled = value == "true"; }),
+    text("auth.hmac_secret_file", kOptionalPath,
+         assignText<&Config::auth, &AuthConfig::hmacSecretFile>),
+    text("auth.rsa_public_key_file", kOptionalPath,
+         assignText<&Config::auth, &AuthConfig::rsaPublicKeyFile>),
+    text("auth.ec_public_key_file", kOptionalPath,
+         assignText<&Config::auth, &AuthConfig::ecPublicKeyFile>),
+    integer("auth.leeway_s", 0, 600, assignInteger<&Config::auth, &AuthConfig::leeway>),
+    text("auth.audience", kClaimValue, assignText<&Config::auth, &AuthConfig::audience>),
+    text("auth.issuer", kClaimValue, assignText<&Config::auth, &AuthConfig::issuer>),
+    text("api.key_file", kOptionalPath, assignText<&Config::api, &ApiConfig::keyFile>),
+    text("api.listen", kListenAddress, assignText<&Config::api, &ApiConfig::listen>),
     choice("bus.plugin", kBusPlugins, assignText<&Config::bus, &BusConfig::plugin>),
     text("bus.plugin_dir", kNonEmpty, assignText<&Config::bus, &BusConfig::pluginDir>),
     choice("log.level", kLogLevels, assignText<&Config::log, &LogConfig::level>),

@@ -2,13 +2,16 @@
 
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/NetException.h>
+#include <Poco/String.h>
 #include <Poco/URI.h>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 
 #include "http/HttpResponse.h"
 #include "http/RequestHead.h"
+#include "http/ServerApi.h"
 #include "http/StaticFiles.h"
 #include "http/StatusEndpoints.h"
 #include "http/WebSocketHandshake.h"
@@ -34,8 +37,12 @@ std::optional<StatusReply> statsFor(const server::ServerContext& context,
 }
 }  // namespace
 
-HttpConnection::HttpConnection(server::ServerContext& context, net::Connection& connection)
-    : context_(context), connection_(connection), lastActivityMs_(connection.loop().nowMs()) {}
+HttpConnection::HttpConnection(server::ServerContext& context, net::Connection& connection,
+                               Listener listener)
+    : context_(context),
+      connection_(connection),
+      listener_(listener),
+      lastActivityMs_(connection.loop().nowMs()) {}
 
 void HttpConnection::onData(net::Connection&, const char* data, size_t size) {
   lastActivityMs_ = connection_.loop().nowMs();
@@ -70,47 +77,78 @@ void HttpConnection::onTick(net::Connection&, uint64_t nowMs) {
 }
 
 void HttpConnection::serveBufferedRequests() {
-  const size_t maxHeader = context_.config.limits.maxHeaderBytes;
+  const auto& limits = context_.config.limits;
   while (connection_.state() == net::Connection::State::kOpen && !buffer_.empty()) {
     const size_t end = buffer_.find(kHeaderEnd);
     if (end == std::string::npos) {
-      if (buffer_.size() > maxHeader) {
+      if (buffer_.size() > limits.maxHeaderBytes) {
         refuse(metrics::RefusalReason::kHeaderTooLarge, 431, "request header too large");
       }
       return;
     }
-    const size_t requestBytes = end + kHeaderEnd.size();
-    if (requestBytes > maxHeader) {
+    const size_t headBytes = end + kHeaderEnd.size();
+    if (headBytes > limits.maxHeaderBytes) {
       refuse(metrics::RefusalReason::kHeaderTooLarge, 431, "request header too large");
       return;
     }
     RequestHead head;
-    if (std::string error =
-            parseRequestHead(std::string_view(buffer_).substr(0, requestBytes), head);
+    if (std::string error = parseRequestHead(std::string_view(buffer_).substr(0, headBytes), head);
         !error.empty()) {
       reply(makeErrorResponse(400, error, false), false);
       return;
     }
-    // A body we do not read would desynchronise the stream: answer, then close.
-    const bool keepAlive = head.request.getKeepAlive() && !head.hasBody;
+    if (head.chunked) {
+      reply(makeErrorResponse(411, "chunked bodies are not accepted: send a Content-Length", false),
+            false);
+      return;
+    }
+    if (head.contentLength > limits.maxApiBodyBytes) {
+      refuse(metrics::RefusalReason::kBodyTooLarge, 413,
+             "request body larger than limits.max_api_body_bytes (" +
+                 std::to_string(limits.maxApiBodyBytes) + ")");
+      return;
+    }
+    const size_t requestBytes = headBytes + static_cast<size_t>(head.contentLength);
+    if (buffer_.size() < requestBytes) {
+      // curl asks before sending a body over 1 KiB and waits a second for the answer.
+      if (!continueSent_ && Poco::icompare(head.request.get("Expect", ""), "100-continue") == 0) {
+        continueSent_ = true;
+        connection_.send(std::string("HTTP/1.1 100 Continue\r\n\r\n"));
+      }
+      return;  // the rest of the body is on its way (within limits.handshake_timeout_ms)
+    }
     servedAny_ = true;
-    if (!serve(head, requestBytes, keepAlive)) return;
+    continueSent_ = false;
+    const std::string_view body =
+        std::string_view(buffer_).substr(headBytes, static_cast<size_t>(head.contentLength));
+    if (!serve(head, body, requestBytes, head.request.getKeepAlive())) return;
     buffer_.erase(0, requestBytes);
     requestStartMs_ = lastActivityMs_;
   }
 }
 
-bool HttpConnection::serve(const RequestHead& head, size_t requestBytes, bool keepAlive) {
+bool HttpConnection::serve(const RequestHead& head, std::string_view body, size_t requestBytes,
+                           bool keepAlive) {
   const Poco::Net::HTTPRequest& request = head.request;
+  const std::string& path = head.path;
   const std::string& method = request.getMethod();
   const bool isHead = method == Poco::Net::HTTPRequest::HTTP_HEAD;
   headRequest_ = isHead;
+  const bool statusHere = listener_ != Listener::kPublic;  // /stats, /metrics, /api/*
+  if (isApiPath(path) || path == "/metrics" || path == "/stats") {
+    if (!statusHere) {
+      // Before the room check too: "metrics" and "stats" are valid room ids.
+      reply(makeErrorResponse(404, "not served on this port (see api.listen)", keepAlive),
+            keepAlive);
+      return keepAlive;
+    }
+    if (isApiPath(path)) return serveApi(head, body, keepAlive);
+  }
   if (method != Poco::Net::HTTPRequest::HTTP_GET && !isHead) {
     reply(makeErrorResponse(405, "method not allowed", keepAlive, {{"Allow", "GET, HEAD"}}),
           keepAlive);
     return keepAlive;
   }
-  const std::string& path = head.path;
   if (path == "/health" || path == "/stats") {
     StatusReply status{};
     if (path == "/health") {
@@ -137,9 +175,10 @@ bool HttpConnection::serve(const RequestHead& head, size_t requestBytes, bool ke
     }
     return keepAlive;
   }
-  const std::string roomId = roomIdOf(path);
+  // The API port serves nothing else: no rooms, no demo page.
+  const std::string roomId = listener_ == Listener::kApi ? std::string() : roomIdOf(path);
   // The demo page: "/" and any plain GET that is not a room. Upgrades there stay a 404 below.
-  if (roomId.empty() && !wantsWebSocketUpgrade(request)) {
+  if (roomId.empty() && !wantsWebSocketUpgrade(request) && listener_ != Listener::kApi) {
     reply(StaticFiles(context_.config.web.root).respond(request.getURI(), keepAlive), keepAlive);
     return keepAlive;
   }
@@ -153,11 +192,93 @@ bool HttpConnection::serve(const RequestHead& head, size_t requestBytes, bool ke
           keepAlive);
     return keepAlive;
   }
-  return upgrade(request, roomId, requestBytes);
+  return upgrade(head, roomId, requestBytes);
 }
 
-bool HttpConnection::upgrade(const Poco::Net::HTTPRequest& request, const std::string& roomId,
+bool HttpConnection::serveApi(const RequestHead& head, std::string_view body, bool keepAlive) {
+  const std::shared_ptr<const server::Credentials::Set> credentials =
+      context_.credentials.current();
+  if (credentials->apiKey.empty()) {
+    reply(makeErrorResponse(404, "the server API is off (api.key_file)", keepAlive), keepAlive);
+    return keepAlive;
+  }
+  const ApiReply answer =
+      http::serveApi(context_, connection_.loop().index(), credentials->apiKey, head, body);
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!answer.allow.empty()) headers.emplace_back("Allow", answer.allow);
+  reply(makeHttpResponse(answer.status, "application/json", answer.json, keepAlive, headers),
+        keepAlive);
+  return keepAlive;
+}
+
+// The token comes from `Authorization: Bearer` where the client can set headers, else from
+// ?token= (browsers cannot). It is never logged, counted or echoed: refusals say only what kind
+// of problem it was.
+std::shared_ptr<const auth::Identity> HttpConnection::authorize(const RequestHead& head,
+                                                                const std::string& roomId,
+                                                                bool& allowed) {
+  allowed = false;
+  const std::shared_ptr<const server::Credentials::Set> credentials =
+      context_.credentials.current();
+  if (!credentials->verifier) {
+    allowed = true;
+    return nullptr;
+  }
+  std::string token;
+  bool ambiguous = false;
+  const std::string authorization = head.request.get("Authorization", "");
+  if (authorization.size() > 7 && Poco::icompare(authorization.substr(0, 7), "bearer ") == 0) {
+    token = Poco::trim(authorization.substr(7));
+  }
+  for (const auto& [name, value] : head.query) {
+    if (name != "token") continue;
+    ambiguous = ambiguous || !token.empty();
+    token = value;
+  }
+  const int64_t nowSeconds = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+  auth::TokenResult result = ambiguous ? auth::TokenResult{auth::TokenStatus::kMalformed, {}}
+                                       : credentials->verifier->verify(token, nowSeconds);
+  const std::vector<std::pair<std::string, std::string>> challenge = {
+      {"WWW-Authenticate", "Bearer"}};
+  switch (result.status) {
+    case auth::TokenStatus::kValid:
+      break;
+    case auth::TokenStatus::kMissing:
+      refuse(metrics::RefusalReason::kTokenMissing, 401, "token required", challenge);
+      return nullptr;
+    case auth::TokenStatus::kExpired:
+      refuse(metrics::RefusalReason::kTokenExpired, 401, "token expired", challenge);
+      return nullptr;
+    case auth::TokenStatus::kNotYetValid:
+      refuse(metrics::RefusalReason::kTokenNotYetValid, 401, "token not yet valid", challenge);
+      return nullptr;
+    case auth::TokenStatus::kBadAlgorithm:
+      refuse(metrics::RefusalReason::kTokenBadAlgorithm, 401, "invalid token", challenge);
+      return nullptr;
+    case auth::TokenStatus::kBadSignature:
+      refuse(metrics::RefusalReason::kTokenBadSignature, 401, "invalid token", challenge);
+      return nullptr;
+    case auth::TokenStatus::kBadClaims:
+      refuse(metrics::RefusalReason::kTokenBadClaims, 401, "invalid token", challenge);
+      return nullptr;
+    case auth::TokenStatus::kMalformed:
+    default:
+      refuse(metrics::RefusalReason::kTokenMalformed, 401, "invalid token", challenge);
+      return nullptr;
+  }
+  if (!result.identity.rooms.matches(roomId)) {
+    refuse(metrics::RefusalReason::kRoomForbidden, 403, "this token does not grant the room");
+    return nullptr;
+  }
+  allowed = true;
+  return std::make_shared<const auth::Identity>(std::move(result.identity));
+}
+
+bool HttpConnection::upgrade(const RequestHead& head, const std::string& roomId,
                              size_t requestBytes) {
+  const Poco::Net::HTTPRequest& request = head.request;
   const HandshakeVerdict verdict = checkWebSocketHandshake(request);
   if (!verdict.ok()) {
     std::vector<std::pair<std::string, std::string>> headers;
@@ -170,6 +291,9 @@ bool HttpConnection::upgrade(const Poco::Net::HTTPRequest& request, const std::s
     refuse(metrics::RefusalReason::kOrigin, 403, "origin not allowed (server.allowed_origins)");
     return false;
   }
+  bool allowed = false;
+  std::shared_ptr<const auth::Identity> identity = authorize(head, roomId, allowed);
+  if (!allowed) return false;
   if (context_.draining.load()) {
     refuse(metrics::RefusalReason::kDraining, 503, "draining: reconnect to another node",
            {{"Retry-After", "1"}});
@@ -191,9 +315,9 @@ bool HttpConnection::upgrade(const Poco::Net::HTTPRequest& request, const std::s
   // by upgrade() but stays alive until the current onData returns, so buffer_ remains valid.
   const char* pending = buffer_.data() + requestBytes;
   const size_t pendingSize = buffer_.size() - requestBytes;
-  connection_.upgrade(
-      std::make_unique<ws::WsSession>(context_, connection_, roomId, std::move(clientIp)), pending,
-      pendingSize);
+  connection_.upgrade(std::make_unique<ws::WsSession>(context_, connection_, roomId,
+                                                      std::move(clientIp), std::move(identity)),
+                      pending, pendingSize);
   return false;
 }
 

@@ -7,6 +7,13 @@
 
 namespace heimdallr::http {
 
+std::string jsonBody(const Poco::JSON::Object& object) {
+  std::ostringstream out;
+  object.stringify(out);
+  out << '\n';
+  return out.str();
+}
+
 std::string makeHttpResponse(int status, const std::string& contentType, const std::string& body,
                              bool keepAlive,
                              const std::vector<std::pair<std::string, std::string>>& extraHeaders) {
@@ -28,10 +35,7 @@ std::string makeErrorResponse(
     const std::vector<std::pair<std::string, std::string>>& extraHeaders) {
   Poco::JSON::Object body;
   body.set("error", reason);
-  std::ostringstream json;
-  body.stringify(json);
-  json << '\n';
-  return makeHttpResponse(status, "application/json", json.str(), keepAlive, extraHeaders);
+  return makeHttpResponse(status, "application/json", jsonBody(body), keepAlive, extraHeaders);
 }
 
 }  // namespace heimdallr::http

@@ -4,7 +4,14 @@
 #include <utility>
 #include <vector>
 
+namespace Poco::JSON {
+class Object;
+}
+
 namespace heimdallr::http {
+
+/// A JSON object as a response body: compact, one line, newline-terminated. Thread-safe (pure).
+std::string jsonBody(const Poco::JSON::Object& object);
 
 /// A complete HTTP/1.1 response, serialized by Poco::Net::HTTPResponse. Thread-safe (pure).
 /// `extraHeaders` are added as given; Content-Length is always set so keep-alive works.

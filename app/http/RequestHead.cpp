@@ -14,8 +14,13 @@ std::string parseRequestHead(std::string_view bytes, RequestHead& head) {
     return "malformed request: " + e.message();
   }
   try {
-    head.hasBody = (head.request.hasContentLength() && head.request.getContentLength64() > 0) ||
-                   head.request.getChunkedTransferEncoding();
+    head.chunked = head.request.getChunkedTransferEncoding();
+    if (head.request.hasContentLength()) {
+      const Poco::Int64 length = head.request.getContentLength64();
+      if (length < 0) return "malformed Content-Length";
+      head.contentLength = static_cast<uint64_t>(length);
+    }
+    head.hasBody = head.contentLength > 0 || head.chunked;
   } catch (const Poco::Exception&) {
     return "malformed Content-Length";
   }

@@ -3,6 +3,7 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/URI.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -14,9 +15,12 @@ struct RequestHead {
   Poco::Net::HTTPRequest request;
   std::string path;
   Poco::URI::QueryParameters query;
-  /// True when the request carries a body (Content-Length > 0 or chunked). heimdallr reads no
-  /// bodies, so such a request is answered and the connection closed.
+  /// True when the request carries a body (Content-Length > 0 or chunked).
   bool hasBody = false;
+  /// The Content-Length, 0 when absent. heimdallr reads bodies of this form only.
+  uint64_t contentLength = 0;
+  /// Transfer-Encoding: chunked, which heimdallr answers with 411 (send a Content-Length).
+  bool chunked = false;
 };
 
 /// Parses `bytes`, which must end with the blank line. Returns "" on success, otherwise why the

@@ -3,18 +3,11 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
-#include <sstream>
+#include "http/HttpResponse.h"
 
 namespace heimdallr::http {
 
 namespace {
-std::string toJson(const Poco::JSON::Object& object) {
-  std::ostringstream out;
-  object.stringify(out);
-  out << '\n';
-  return out.str();
-}
-
 // The counts of one node, or the totals: {"node", "connections", "tcp_connections", "room_count",
 // "rooms": {room: members}}.
 Poco::JSON::Object::Ptr countsObject(const cluster::NodeStats& stats) {
@@ -45,7 +38,7 @@ StatusReply healthReply(const server::ServerContext& context) {
   }
   body.set("status", reason.empty() ? "ok" : "unavailable");
   if (!reason.empty()) body.set("reason", reason);
-  return {reason.empty() ? 200 : 503, toJson(body)};
+  return {reason.empty() ? 200 : 503, jsonBody(body)};
 }
 
 cluster::NodeStats nodeStats(const server::ServerContext& context) {
@@ -62,7 +55,7 @@ cluster::NodeStats nodeStats(const server::ServerContext& context) {
 }
 
 StatusReply statsReply(const server::ServerContext& context) {
-  return {200, toJson(*countsObject(nodeStats(context)))};
+  return {200, jsonBody(*countsObject(nodeStats(context)))};
 }
 
 StatusReply clusterStatsReply(const server::ServerContext& context) {
@@ -83,7 +76,7 @@ StatusReply clusterStatsReply(const server::ServerContext& context) {
   body.set("interval_s", static_cast<Poco::Int64>(context.clusterStats.interval().count() / 1000));
   body.set("nodes", nodes);
   body.set("totals", totals);
-  return {200, toJson(body)};
+  return {200, jsonBody(body)};
 }
 
 }  // namespace heimdallr::http

@@ -26,6 +26,8 @@ class Protocol {
   /// long-lived session that took the hint and closed; plain HTTP keeps serving (/health) and
   /// returns false.
   virtual bool onDrain(Connection& /*connection*/, uint64_t /*reconnectHintMs*/) { return false; }
+  /// The server API asked for this session to be closed (POST /api/disconnect names its user).
+  virtual void onEvicted(Connection& /*connection*/) {}
 };
 
 }  // namespace heimdallr::net

@@ -21,4 +21,10 @@ size_t RoomDirectory::roomCount() const {
   return rooms_.size();
 }
 
+uint32_t RoomDirectory::members(const std::string& roomId) const {
+  std::lock_guard lock(mutex_);
+  const auto it = rooms_.find(roomId);
+  return it == rooms_.end() ? 0 : it->second;
+}
+
 }  // namespace heimdallr::room

@@ -13,6 +13,7 @@ class RoomDirectory {
  public:
   void set(const std::string& roomId, uint32_t members);  // 0 removes the room
   std::map<std::string, uint32_t> snapshot() const;
+  uint32_t members(const std::string& roomId) const;  // 0 for a room with no member here
   size_t roomCount() const;
 
  private:

@@ -56,8 +56,8 @@ void RoomHub::leave(RoomMember& member) {
 }
 
 // Sender's loop thread. The frame is encoded here, once, and shared by every recipient.
-void RoomHub::publish(RoomMember& sender, ws::Opcode opcode, std::string&& payload) {
-  const std::string& roomId = sender.roomId();
+void RoomHub::publish(const std::string& roomId, int loop, ws::Opcode opcode, std::string&& payload,
+                      metrics::PublishSource source) {
   const int64_t originNs = realtimeNs();
   net::SharedBuffer frame = encode(opcode, payload);
   const int home = homeOf(roomId);
@@ -72,7 +72,7 @@ void RoomHub::publish(RoomMember& sender, ws::Opcode opcode, std::string&& paylo
   msg->flags = opcode == ws::Opcode::kBinary ? bus::BusMessage::kFlagBinary : 0;
   msg->originTimeNs = originNs;
   bus_.publish(std::move(msg));
-  if (metrics_) metrics_->loop(sender.loopIndex()).messagesPublished.add();
+  if (metrics_) metrics_->loop(loop).published(source);
 }
 
 // Home loop thread.

@@ -39,7 +39,14 @@ class RoomHub {
   void leave(RoomMember& member);
   /// A message from a local member: delivered to every local member (the sender included) without
   /// a bus round trip, and published on the bus with this node's id for the other nodes.
-  void publish(RoomMember& sender, ws::Opcode opcode, std::string&& payload);
+  void publish(RoomMember& sender, ws::Opcode opcode, std::string&& payload) {
+    publish(sender.roomId(), sender.loopIndex(), opcode, std::move(payload),
+            metrics::PublishSource::kClient);
+  }
+  /// The same path for a message that did not come from a member (the server API): called on
+  /// loop `loop`'s thread, `roomId` already validated. Every member on every node gets it once.
+  void publish(const std::string& roomId, int loop, ws::Opcode opcode, std::string&& payload,
+               metrics::PublishSource source);
 
   const std::string& nodeId() const { return nodeId_; }
 

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <stdexcept>
@@ -22,6 +23,7 @@
 #include "bus/BusLoader.h"
 #include "config/ConfigError.h"
 #include "config/ConfigLoader.h"
+#include "server/Credentials.h"
 #include "server/Server.h"
 
 namespace heimdallr::server {
@@ -50,17 +52,33 @@ std::string defaultNodeId() {
   return id.substr(0, 48) + "-" + std::to_string(Poco::Process::id());
 }
 
-// main() blocked these in every thread, so only sigwait() here sees them.
-int waitForTerminationSignal() {
+// main() blocked these in every thread, so only sigwait() here sees them. SIGHUP too when
+// `reload` is given: it runs for each SIGHUP, and the wait goes on.
+int waitForTerminationSignal(const std::function<void()>& reload = {}) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGQUIT);
-  int signal = 0;
-  while (sigwait(&signals, &signal) != 0) {
+  if (reload) sigaddset(&signals, SIGHUP);
+  for (;;) {
+    int signal = 0;
+    if (sigwait(&signals, &signal) != 0) continue;
+    if (signal != SIGHUP) return signal;
+    reload();
   }
-  return signal;
+}
+
+// SIGHUP: the token key and the API key are read again from the files (or environment) the
+// running config names. A reload that fails keeps the keys in force and says why.
+void reloadCredentials(Credentials& credentials, const config::Config& config,
+                       const std::string& configPath, Poco::Logger& log) {
+  try {
+    credentials.replace(Credentials::load(config, configPath));
+    log.information("SIGHUP: token and API keys reloaded");
+  } catch (const std::exception& e) {
+    log.error("SIGHUP: keys not reloaded, the old ones stay in force: %s", std::string(e.what()));
+  }
 }
 
 // During a drain an operator who signals again means "now": exit without cleaning up, as a
@@ -103,6 +121,30 @@ void HeimdallrApp::defineOptions(Poco::Util::OptionSet& options) {
       Poco::Util::Option("set", "s", "override one config key, e.g. --set server.port=0")
           .argument("KEY=VALUE")
           .repeatable(true));
+  // `heimdallr token ...`: mint a connect token with the config's key.
+  options.addOption(Poco::Util::Option("sub", "", "token: the user id (sub claim)")
+                        .argument("USER")
+                        .repeatable(false));
+  options.addOption(Poco::Util::Option("rooms", "", "token: rooms it may join, e.g. 'team-*,42'")
+                        .argument("LIST")
+                        .repeatable(false));
+  options.addOption(
+      Poco::Util::Option("pub", "", "token: rooms it may publish in (default: --rooms; '' = none)")
+          .argument("LIST")
+          .repeatable(false));
+  options.addOption(Poco::Util::Option("info", "", "token: info claim, a JSON object")
+                        .argument("JSON")
+                        .repeatable(false));
+  options.addOption(Poco::Util::Option("ttl", "", "token: lifetime, e.g. 90s, 15m, 1h, 2d (1h)")
+                        .argument("TTL")
+                        .repeatable(false));
+  options.addOption(Poco::Util::Option("alg", "", "token: HS256/384/512, RS256/384/512, ES256")
+                        .argument("ALG")
+                        .repeatable(false));
+  options.addOption(
+      Poco::Util::Option("private-key", "", "token: PEM private key for RS*/ES256 tokens")
+          .argument("FILE")
+          .repeatable(false));
 }
 
 void HeimdallrApp::handleOption(const std::string& name, const std::string& value) {
@@ -114,23 +156,48 @@ void HeimdallrApp::handleOption(const std::string& name, const std::string& valu
     configPath_ = value;
   } else if (name == "set") {
     overrides_.push_back(value);
+  } else if (name == "sub") {
+    token_.user = value;
+  } else if (name == "rooms") {
+    token_.rooms = value;
+  } else if (name == "pub") {
+    token_.pub = value;
+  } else if (name == "info") {
+    token_.info = value;
+  } else if (name == "ttl") {
+    token_.ttl = value;
+  } else if (name == "alg") {
+    token_.algorithm = value;
+  } else if (name == "private-key") {
+    token_.privateKeyFile = value;
   }
 }
 
 void HeimdallrApp::printHelp() {
   Poco::Util::HelpFormatter help(options());
   help.setCommand(commandName());
-  help.setUsage("[--config FILE] [--set KEY=VALUE ...]");
+  help.setUsage(
+      "[--config FILE] [--set KEY=VALUE ...]\n"
+      "       heimdallr token --sub USER --rooms LIST [--pub LIST] [--ttl 1h] [--info JSON] "
+      "[--config FILE]");
   help.setHeader(
       "heimdallr: a WebSocket chat gateway. Every frame sent to ws://host/{room} "
       "reaches every member of that room, on every node.");
   help.format(std::cout);
 }
 
-int HeimdallrApp::main(const std::vector<std::string>&) {
+int HeimdallrApp::main(const std::vector<std::string>& args) {
   if (helpRequested_) {
     printHelp();
     return EXIT_OK;
+  }
+  if (!args.empty() && args.front() == "token" && args.size() == 1) {
+    return runTokenCommand(configPath_, overrides_, token_, std::cout, std::cerr);
+  }
+  if (!args.empty()) {
+    std::cerr << "heimdallr: unexpected argument \"" << args.front()
+              << "\" (the only command is `token`; see --help)" << std::endl;
+    return EXIT_USAGE;
   }
   try {
     return serve();
@@ -145,6 +212,7 @@ int HeimdallrApp::serve() {
   setUpLogging(config.log.level);
   Poco::Logger& log = Poco::Logger::get("heimdallr");
   const std::string nodeId = config.server.nodeId.empty() ? defaultNodeId() : config.server.nodeId;
+  Credentials credentials(Credentials::load(config, configPath_));
 
   std::unique_ptr<bus::BusLoader> busLoader;
   try {
@@ -162,7 +230,7 @@ int HeimdallrApp::serve() {
     return EXIT_CONFIG;
   }
 
-  Server server(config, nodeId, bus);
+  Server server(config, nodeId, bus, credentials);
   try {
     server.start();
   } catch (const Poco::Exception& e) {
@@ -172,9 +240,16 @@ int HeimdallrApp::serve() {
     return EXIT_CANTCREAT;
   }
   log.information("heimdallr listening on %s:%hu", server.host(), server.port());
-  log.information("node %s, bus plugin %s (%s)", nodeId, config.bus.plugin, busLoader->path());
+  if (server.hasApiListener()) {
+    log.information("server API, /metrics and /stats on %s:%hu (api.listen)", server.apiHost(),
+                    server.apiPort());
+  }
+  log.information("node %s, bus plugin %s (%s), auth %s, server API %s", nodeId, config.bus.plugin,
+                  busLoader->path(), std::string(config.auth.enabled ? "on" : "off"),
+                  std::string(credentials.current()->apiKey.empty() ? "off" : "on"));
 
-  const int signal = waitForTerminationSignal();
+  const int signal =
+      waitForTerminationSignal([&] { reloadCredentials(credentials, config, configPath_, log); });
   exitOnSecondSignal();
   const auto drain = std::chrono::milliseconds(config.server.drainTimeout);
   log.information("signal %d: draining %d sessions over %d s (a second signal exits at once)",

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "server/TokenCommand.h"
+
 namespace heimdallr::server {
 
 /// The process: parses --config/--set, loads the bus plugin, runs a Server until SIGINT/SIGTERM.
@@ -20,6 +22,7 @@ class HeimdallrApp : public Poco::Util::ServerApplication {
   int serve();
 
   bool helpRequested_ = false;
+  TokenCommandOptions token_;  // options of `heimdallr token`
   std::string configPath_ = "conf/heimdallr.yaml";
   std::vector<std::string> overrides_;
 };

@@ -19,7 +19,19 @@ std::vector<net::IoLoop*> rawLoops(const std::vector<std::unique_ptr<net::IoLoop
 }
 }  // namespace
 
-Server::Server(const config::Config& config, std::string nodeId, bus::Bus& bus) : config_(config) {
+namespace {
+// "host:port" or "[v6]:port", already validated by the config loader.
+std::pair<std::string, uint16_t> splitListen(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return {host, static_cast<uint16_t>(std::stoi(listen.substr(colon + 1)))};
+}
+}  // namespace
+
+Server::Server(const config::Config& config, std::string nodeId, bus::Bus& bus,
+               Credentials& credentials)
+    : config_(config) {
   int loopCount = config.server.ioThreads;
   if (loopCount <= 0)
     loopCount = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -31,11 +43,20 @@ Server::Server(const config::Config& config, std::string nodeId, bus::Bus& bus) 
   // Publishes what GET /stats shows; called only between start() and stop(), once context_ is set.
   clusterStats_ = std::make_unique<cluster::ClusterStats>(
       bus, nodeId, config.stats.interval, [this] { return http::nodeStats(*context_); });
+  users_ = std::make_unique<UserSessions>(rawLoops(loops_), bus, nodeId);
   context_.reset(new ServerContext{config, nodeId, bus, *hub_, directory_, rawLoops(loops_),
-                                   *clusterStats_, *metrics_});
+                                   *clusterStats_, *metrics_, credentials, *users_});
+  const bool splitPorts = !config.api.listen.empty();
+  const http::Listener publicRole = splitPorts ? http::Listener::kPublic : http::Listener::kMain;
   acceptor_ = std::make_unique<net::Acceptor>(
       config.server.host, static_cast<uint16_t>(config.server.port), config.server.httpThreads,
-      [this](int fd, std::string peer) { adopt(fd, std::move(peer)); });
+      [this, publicRole](int fd, std::string peer) { adopt(fd, std::move(peer), publicRole); });
+  if (splitPorts) {
+    const auto [host, port] = splitListen(config.api.listen);
+    apiAcceptor_ = std::make_unique<net::Acceptor>(host, port, 1, [this](int fd, std::string peer) {
+      adopt(fd, std::move(peer), http::Listener::kApi);
+    });
+  }
 }
 
 Server::~Server() { stop(0); }
@@ -44,18 +65,20 @@ void Server::start() {
   for (auto& loop : loops_) loop->start();
   started_ = true;
   acceptor_->start();
+  if (apiAcceptor_) apiAcceptor_->start();
+  users_->start();
   clusterStats_->start();
   context_->ready = true;
 }
 
 // Acceptor thread: round-robin over the loops; the connection is created on its loop's thread.
-void Server::adopt(int fd, std::string peer) {
+void Server::adopt(int fd, std::string peer, http::Listener listener) {
   net::IoLoop& loop = *loops_[nextLoop_.fetch_add(1, std::memory_order_relaxed) % loops_.size()];
   const size_t queueLimit = config_.limits.sendQueueBytes;
-  loop.post([this, &loop, fd, peer = std::move(peer), queueLimit]() mutable {
+  loop.post([this, &loop, fd, peer = std::move(peer), queueLimit, listener]() mutable {
     auto& connection =
         loop.adopt(std::make_unique<net::Connection>(loop, fd, std::move(peer), queueLimit));
-    connection.start(std::make_unique<http::HttpConnection>(*context_, connection));
+    connection.start(std::make_unique<http::HttpConnection>(*context_, connection, listener));
   });
 }
 
@@ -118,8 +141,10 @@ void Server::stop(uint64_t graceMs) {
   if (stopped_) return;
   stopped_ = true;
   clusterStats_->stop();  // first: HeimdallrApp stops the bus right after this returns
+  users_->stop();
   context_->draining = true;
   acceptor_->stop();
+  if (apiAcceptor_) apiAcceptor_->stop();
   if (!started_) return;
   for (auto& loop : loops_) {
     net::IoLoop* raw = loop.get();

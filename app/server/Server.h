@@ -8,12 +8,15 @@
 #include "cluster/ClusterStats.h"
 #include "config/Config.h"
 #include "heimdallr/bus/Bus.h"
+#include "http/HttpConnection.h"
 #include "metrics/NodeMetrics.h"
 #include "net/Acceptor.h"
 #include "net/IoLoop.h"
 #include "room/RoomDirectory.h"
 #include "room/RoomHub.h"
+#include "server/Credentials.h"
 #include "server/ServerContext.h"
+#include "server/UserSessions.h"
 
 namespace heimdallr::server {
 
@@ -22,7 +25,9 @@ namespace heimdallr::server {
 /// everything else runs on the loops. The bus must outlive stop().
 class Server {
  public:
-  Server(const config::Config& config, std::string nodeId, bus::Bus& bus);
+  /// `credentials` (token verifier, API key) must outlive the server; the app swaps its contents
+  /// on SIGHUP.
+  Server(const config::Config& config, std::string nodeId, bus::Bus& bus, Credentials& credentials);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -48,10 +53,14 @@ class Server {
 
   uint16_t port() const { return acceptor_->port(); }
   std::string host() const { return acceptor_->host(); }
+  /// The api.listen socket, when configured (port 0 until start()).
+  bool hasApiListener() const { return apiAcceptor_ != nullptr; }
+  uint16_t apiPort() const { return apiAcceptor_ ? apiAcceptor_->port() : 0; }
+  std::string apiHost() const { return apiAcceptor_ ? apiAcceptor_->host() : std::string(); }
   ServerContext& context() { return *context_; }
 
  private:
-  void adopt(int fd, std::string peer);  // acceptor thread
+  void adopt(int fd, std::string peer, http::Listener listener);  // acceptor thread
   size_t openConnections() const;
   /// Loop thread: asks about 1/ticksLeft of this loop's sessions to leave.
   static void drainBatch(net::IoLoop& loop, size_t ticksLeft);
@@ -63,8 +72,10 @@ class Server {
   std::unique_ptr<metrics::NodeMetrics> metrics_;
   std::unique_ptr<room::RoomHub> hub_;
   std::unique_ptr<cluster::ClusterStats> clusterStats_;
+  std::unique_ptr<UserSessions> users_;
   std::unique_ptr<ServerContext> context_;
   std::unique_ptr<net::Acceptor> acceptor_;
+  std::unique_ptr<net::Acceptor> apiAcceptor_;  // api.listen; null when unset
   std::atomic<size_t> nextLoop_{0};
   bool started_ = false;
   bool stopped_ = false;

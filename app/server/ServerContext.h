@@ -11,7 +11,9 @@
 #include "net/IoLoop.h"
 #include "room/RoomDirectory.h"
 #include "room/RoomHub.h"
+#include "server/Credentials.h"
 #include "server/SessionsPerIp.h"
+#include "server/UserSessions.h"
 
 namespace heimdallr::server {
 
@@ -26,6 +28,8 @@ struct ServerContext {
   const std::vector<net::IoLoop*> loops;
   cluster::ClusterStats& clusterStats;  // what this node hears on stats.*
   metrics::NodeMetrics& metrics;
+  Credentials& credentials;  // token verifier and API key in force (swapped on SIGHUP)
+  UserSessions& users;       // authenticated sessions by user, per loop; /api/disconnect
 
   std::atomic<bool> ready{false};     // listening, loops and bus started
   std::atomic<bool> draining{false};  // shutting down: /health says 503, upgrades refused

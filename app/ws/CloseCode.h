@@ -23,6 +23,15 @@ inline constexpr uint16_t kTryAgainLater = 1013;
 
 /// No pong arrived within the idle timeout.
 inline constexpr uint16_t kIdleTimeout = 4000;
+/// The connect token's `exp` (plus auth.leeway_s) passed during the session: reconnect with a
+/// fresh token.
+inline constexpr uint16_t kTokenExpired = 4001;
+/// A publish into a room outside the token's `pub` claim. The raw protocol has no other way to
+/// say so; the message was not delivered.
+inline constexpr uint16_t kForbidden = 4003;
+/// POST /api/disconnect named this session's user (e.g. its token was revoked). Do not reconnect
+/// with the same token.
+inline constexpr uint16_t kDisconnected = 4010;
 /// Closed because the client did not read fast enough and its send queue passed
 /// limits.send_queue_bytes.
 inline constexpr uint16_t kSlowConsumer = 4008;

@@ -1,6 +1,7 @@
 #include "ws/WsSession.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "ws/CloseCode.h"
 #include "ws/FrameEncoder.h"
@@ -8,11 +9,13 @@
 namespace heimdallr::ws {
 
 WsSession::WsSession(server::ServerContext& context, net::Connection& connection,
-                     std::string roomId, std::string clientIp)
+                     std::string roomId, std::string clientIp,
+                     std::shared_ptr<const auth::Identity> identity)
     : context_(context),
       connection_(connection),
       roomId_(std::move(roomId)),
       clientIp_(std::move(clientIp)),
+      identity_(std::move(identity)),
       decoder_(Role::kServer, context.config.limits.maxMessageBytes),
       rateLimit_(context.config.limits.messagesPerSecond, context.config.limits.burst,
                  connection.loop().nowMs()),
@@ -21,11 +24,29 @@ WsSession::WsSession(server::ServerContext& context, net::Connection& connection
                                               : nullptr) {
   ++context_.sessions;
   if (metrics_) metrics_->connectionsOpened.add();
+  if (identity_) {
+    mayPublish_ = identity_->publish.matches(roomId_);
+    if (identity_->expiresAtMs > 0) {
+      // exp is wall-clock time; the loop clock is monotonic. Convert once, here, so a tick costs
+      // a comparison. The leeway the upgrade allowed is allowed here too.
+      const int64_t wallNowMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+      const int64_t leftMs = identity_->expiresAtMs +
+                             std::chrono::milliseconds(context.config.auth.leeway).count() -
+                             wallNowMs;
+      expiresAtMs_ =
+          connection.loop().nowMs() + static_cast<uint64_t>(std::max<int64_t>(1, leftMs));
+    }
+    context_.users.add(loopIndex(), identity_->user, &connection_);
+    listedAsUser_ = true;
+  }
   context_.hub.join(*this);
   joined_ = true;
 }
 
 WsSession::~WsSession() {
+  forgetUser();
   --context_.sessions;
   context_.sessionsPerIp.release(clientIp_, context_.config.limits.maxConnectionsPerIp);
 }
@@ -37,6 +58,10 @@ void WsSession::onData(net::Connection&, const char* data, size_t size) {
 }
 
 void WsSession::onTick(net::Connection&, uint64_t nowMs) {
+  if (expiresAtMs_ != 0 && nowMs >= expiresAtMs_) {
+    closeWith(close_code::kTokenExpired, "token expired");
+    return;
+  }
   const uint64_t idleMs = static_cast<uint64_t>(context_.config.limits.idleTimeout.count()) * 1000;
   if (idleMs == 0) return;
   if (pingOutstanding_) {
@@ -51,6 +76,7 @@ void WsSession::onTick(net::Connection&, uint64_t nowMs) {
 // End of a loop iteration, outside any fan-out: safe to leave the room's member list.
 void WsSession::onClosing(net::Connection&) {
   if (metrics_) metrics_->closed(closeReason_);
+  forgetUser();
   if (joined_) {
     joined_ = false;
     context_.hub.leave(*this);
@@ -69,6 +95,16 @@ bool WsSession::onDrain(net::Connection&, uint64_t reconnectHintMs) {
   return true;
 }
 
+void WsSession::onEvicted(net::Connection&) {
+  closeWith(close_code::kDisconnected, "disconnected by the server");
+}
+
+void WsSession::forgetUser() {
+  if (!listedAsUser_) return;
+  listedAsUser_ = false;
+  context_.users.remove(loopIndex(), identity_->user, &connection_);
+}
+
 // Fan-out hot path: one shared frame, no copy, no lock.
 bool WsSession::deliver(const net::SharedBuffer& frame) {
   if (connection_.state() != net::Connection::State::kOpen) return false;
@@ -80,6 +116,13 @@ bool WsSession::deliver(const net::SharedBuffer& frame) {
 void WsSession::onMessage(Opcode opcode, std::string&& payload) {
   if (connection_.state() != net::Connection::State::kOpen) return;
   if (metrics_) metrics_->messagesReceived.add();
+  if (!mayPublish_) {
+    // A read-only member (the token's `pub`): the raw protocol cannot answer a message, so the
+    // session is closed and the message counted, never dropped in silence.
+    if (metrics_) metrics_->dropped(metrics::DropReason::kForbidden);
+    closeWith(close_code::kForbidden, "publishing in this room is not allowed");
+    return;
+  }
   const uint64_t nowMs = connection_.loop().nowMs();
   if (!rateLimit_.tryTake(nowMs)) {
     if (context_.config.limits.rateLimitAction == "close") {
@@ -134,6 +177,12 @@ metrics::CloseReason WsSession::reasonFor(uint16_t code) {
       return metrics::CloseReason::kShutdown;
     case close_code::kRateLimited:
       return metrics::CloseReason::kRateLimited;
+    case close_code::kTokenExpired:
+      return metrics::CloseReason::kTokenExpired;
+    case close_code::kForbidden:
+      return metrics::CloseReason::kForbidden;
+    case close_code::kDisconnected:
+      return metrics::CloseReason::kDisconnected;
     case close_code::kProtocolError:
     case close_code::kUnsupportedData:
     case close_code::kInvalidPayload:

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "auth/Identity.h"
 #include "metrics/LoopMetrics.h"
 #include "net/Connection.h"
 #include "net/Protocol.h"
@@ -22,8 +24,10 @@ class WsSession : public net::Protocol, public room::RoomMember, private FrameDe
   static constexpr uint64_t kCloseLingerMs = 2000;
 
   /// `clientIp` holds a slot taken from context.sessionsPerIp, given back by the destructor.
+  /// `identity` is the verified token's (null when auth is off): it decides whether this session
+  /// may publish in its room, and when the session ends (exp).
   WsSession(server::ServerContext& context, net::Connection& connection, std::string roomId,
-            std::string clientIp);
+            std::string clientIp, std::shared_ptr<const auth::Identity> identity = nullptr);
   ~WsSession() override;
 
   // net::Protocol
@@ -32,6 +36,7 @@ class WsSession : public net::Protocol, public room::RoomMember, private FrameDe
   void onClosing(net::Connection& connection) override;
   void onShutdown(net::Connection& connection) override;
   bool onDrain(net::Connection& connection, uint64_t reconnectHintMs) override;
+  void onEvicted(net::Connection& connection) override;
 
   // room::RoomMember
   const std::string& roomId() const override { return roomId_; }
@@ -50,14 +55,20 @@ class WsSession : public net::Protocol, public room::RoomMember, private FrameDe
   void closeWith(uint16_t code, std::string_view reason, bool discardQueued = false);
   /// The metrics label for a close we start with `code`.
   static metrics::CloseReason reasonFor(uint16_t code);
+  /// Leaves the per-user index of /api/disconnect, once.
+  void forgetUser();
 
   server::ServerContext& context_;
   net::Connection& connection_;
   const std::string roomId_;
   const std::string clientIp_;
+  const std::shared_ptr<const auth::Identity> identity_;
   FrameDecoder decoder_;
   TokenBucket rateLimit_;
   bool joined_ = false;
+  bool listedAsUser_ = false;  // in context.users
+  bool mayPublish_ = true;     // the token's `pub` covers the room (always, with auth off)
+  uint64_t expiresAtMs_ = 0;   // loop clock; 0 = never (auth off, or a token without exp)
   uint64_t lastActivityMs_;
   uint64_t pingSentMs_ = 0;
   bool pingOutstanding_ = false;

@@ -18,6 +18,7 @@ import tempfile
 import time
 
 import procs
+from systems import heimdallr_query
 import report
 import scenarios
 
@@ -149,12 +150,13 @@ class Context:
         raise RuntimeError(f"{name}: no JSON report in its output: {text[-300:]!r}")
 
     def run_loadgen(self, label, args):
+        """Runs the generator to completion and returns its JSON report."""
         def val(flag, default):
             return float(args[args.index(flag) + 1]) if flag in args else default
         steps = val("--steps", 1) + val("--burst-steps", 0)
         timeout = 120 + val("--settle", 0.5) + val("--warmup", 1) + steps * (val("--step", 5) + val("--drain", 2) + 1)
-        argv = self._taskset([self.loadgen, "run", "--size", str(self.payload), "--label", label] + args,
-                             self.gen_cpus)
+        argv = self._taskset([self.loadgen, "run", "--size", str(self.payload), "--label", label] + args
+                             + heimdallr_query(args), self.gen_cpus)
         with open(os.path.join(self.log_dir, f"loadgen-{label}.log"), "ab") as log:
             try:
                 p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=log, timeout=timeout)

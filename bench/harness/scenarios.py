@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from procs import Proc, cpu_seconds, slab_bytes, smaps_rollup, sockstat, stop_all
-from systems import SYSTEMS, Cluster, Redis
+from systems import SYSTEMS, Cluster, Redis, heimdallr_query
 
 LAT_KEYS = ("mean", "p50", "p99", "p999", "max")
 
@@ -169,6 +169,7 @@ def _s1_once(ctx, p, system, size, per_server, rep):
                     "--connect-timeout", str(p["connect_timeout_s"]), "--label", f"s1-{system}-{size}-{k}"]
             if sources:
                 argv += ["--source", ",".join(sources)]
+            argv += heimdallr_query(argv)
             gens.append(Proc(f"loadgen-s1-{system}-{size}-{rep}-{k}", argv, ctx.log_dir,
                              cpus=ctx.gen_cpus, stdin=subprocess.PIPE, capture=True))
         opened = failed = 0

@@ -16,6 +16,15 @@ SYSTEMS = {
 }
 
 
+def heimdallr_query(args):
+    """The generator's extra upgrade query for heimdallr, e.g. HEIMDALLR_BENCH_QUERY="token=<jwt>"
+    for an A/B run with auth on (together with HEIMDALLR_BENCH_SET="auth.enabled=true ...")."""
+    query = os.environ.get("HEIMDALLR_BENCH_QUERY", "")
+    if not query or "--protocol" not in args or args[args.index("--protocol") + 1] != "heimdallr":
+        return []
+    return ["--query", query]
+
+
 class Redis:
     def __init__(self, ctx, name="redis"):
         self.port = free_port()

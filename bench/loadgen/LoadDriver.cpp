@@ -51,7 +51,8 @@ void LoadDriver::buildConnections() {
     if (!opt_.sources.empty()) source = opt_.sources[id % opt_.sources.size()];
     const std::string name = opt_.roomPrefix + "-" + std::to_string(room);
     conns_.push_back(std::make_unique<ClientConnection>(
-        id, opt_.protocol, target, source, requestPath(opt_.protocol, name), listener, epollFd_));
+        id, opt_.protocol, target, source, requestPath(opt_.protocol, name) + opt_.query, listener,
+        epollFd_));
     ClientConnection& c = *conns_.back();
     c.room = room;
     return &c;

@@ -29,6 +29,8 @@ struct DriverOptions {
   uint32_t pubsPerRoom = 1;   // the first pubsPerRoom members publish, unless pubsSeparate
   bool pubsSeparate = false;  // publishers are extra, non-recording connections
   std::string roomPrefix = "bench";
+  /// Appended to every upgrade path, e.g. "?token=<jwt>" (heimdallr with auth on).
+  std::string query;
   size_t payloadSize = 128;
 
   double rate = 0;          // total messages/s over all publishers (first measured step)

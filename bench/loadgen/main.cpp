@@ -156,6 +156,10 @@ int main(int argc, char** argv) {
     o.pubsPerRoom = static_cast<uint32_t>(flags.num("pubs", o.pubsPerRoom));
     o.pubsSeparate = flags.num("pubs-separate", 0) != 0;
     o.roomPrefix = flags.str("room-prefix", o.roomPrefix);
+    o.query = flags.str("query", "");
+    if (!o.query.empty() && o.query.front() != '?' && o.query.front() != '&') {
+      o.query = "?" + o.query;
+    }
     o.payloadSize = static_cast<size_t>(flags.num("size", static_cast<double>(o.payloadSize)));
     o.rate = flags.num("rate", 0);
     o.pubRate = flags.num("pub-rate", 0);

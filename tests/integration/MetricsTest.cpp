@@ -53,7 +53,7 @@ TEST(Metrics, ten_messages_to_a_room_of_three_count_thirty_deliveries_and_ten_fa
     return after.value(sample) - before.value(sample);
   };
   EXPECT_EQ(10, delta("heimdallr_messages_received_total"));
-  EXPECT_EQ(10, delta("heimdallr_messages_published_total"));
+  EXPECT_EQ(10, delta("heimdallr_messages_published_total{source=\"client\"}"));
   EXPECT_EQ(10, delta("heimdallr_fanout_recipients_count"));
   EXPECT_EQ(30, delta("heimdallr_fanout_recipients_sum"));
   EXPECT_EQ(30, delta("heimdallr_delivery_latency_seconds_count{path=\"local\"}"));

@@ -140,10 +140,11 @@ long ServerProcess::threadCount() const { return procStatusField("Threads"); }
 long ServerProcess::rssKiB() const { return procStatusField("VmRSS"); }
 
 ServerProcess::Outcome ServerProcess::runToExit(const std::vector<std::string>& args,
-                                                std::chrono::milliseconds timeout) {
+                                                std::chrono::milliseconds timeout,
+                                                const Poco::Process::Env& env) {
   Poco::Pipe output;
   Poco::ProcessHandle handle =
-      Poco::Process::launch(HEIMDALLR_BINARY, args, nullptr, &output, &output);
+      Poco::Process::launch(HEIMDALLR_BINARY, args, std::string(), nullptr, &output, &output, env);
   std::string text;
   std::thread reader([&] {
     char buffer[4096];

@@ -49,8 +49,10 @@ class ServerProcess {
     int exitCode;
     std::string output;
   };
+  /// `env` is added to the inherited environment.
   static Outcome runToExit(const std::vector<std::string>& args,
-                           std::chrono::milliseconds timeout = std::chrono::seconds(15));
+                           std::chrono::milliseconds timeout = std::chrono::seconds(15),
+                           const Poco::Process::Env& env = {});
   /// The default arguments: the repository config, loopback, port 0, the built plugins.
   static std::vector<std::string> defaultArgs();
 

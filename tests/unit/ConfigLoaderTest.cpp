@@ -78,12 +78,22 @@ void expectDefaults(const Config& config) {
   EXPECT_EQ(config.limits.maxConnections, 100000u);
   EXPECT_EQ(config.limits.maxConnectionsPerIp, 0u);
   EXPECT_EQ(config.limits.messagesPerSecond, 200u);
-  EXPECT_EQ(config.limits.burst, 400u);
-  EXPECT_EQ(config.limits.rateLimitAction, "drop");
+  EXPECT_EQ(config.limits.burst, 1000u);
+  EXPECT_EQ(config.limits.rateLimitAction, "close");
   EXPECT_EQ(config.limits.sendQueueBytes, 1048576u);
   EXPECT_EQ(config.limits.idleTimeout, 60s);
   EXPECT_EQ(config.limits.maxHeaderBytes, 8192u);
   EXPECT_EQ(config.limits.handshakeTimeout, 10000ms);
+  EXPECT_EQ(config.limits.maxApiBodyBytes, 262144u);
+  EXPECT_FALSE(config.auth.enabled);
+  EXPECT_EQ(config.auth.hmacSecretFile, "");
+  EXPECT_EQ(config.auth.rsaPublicKeyFile, "");
+  EXPECT_EQ(config.auth.ecPublicKeyFile, "");
+  EXPECT_EQ(config.auth.leeway, 5s);
+  EXPECT_EQ(config.auth.audience, "");
+  EXPECT_EQ(config.auth.issuer, "");
+  EXPECT_EQ(config.api.keyFile, "");
+  EXPECT_EQ(config.api.listen, "");
   EXPECT_EQ(config.bus.plugin, "redis");
   EXPECT_EQ(config.bus.pluginDir, "build/plugins");
   EXPECT_TRUE(config.bus.options.empty());
@@ -614,6 +624,56 @@ TEST(ConfigLoader, yaml_syntax_error_names_the_file_line_and_column) {
     EXPECT_TRUE(message.starts_with(broken.path() + ": YAML syntax error at line ")) << message;
     EXPECT_TRUE(contains(message, ", column ")) << message;
   }
+}
+
+// --- auth and api ---
+
+TEST(ConfigLoader, reads_the_auth_and_api_sections) {
+  const Config config = load(R"(
+auth:
+  enabled: true
+  hmac_secret_file: /run/secrets/jwt
+  leeway_s: 30
+  audience: chat
+  issuer: https://auth.example.com
+api:
+  key_file: /run/secrets/api
+  listen: "127.0.0.1:9001"
+limits:
+  max_api_body_bytes: 4096
+)");
+  EXPECT_TRUE(config.auth.enabled);
+  EXPECT_EQ(config.auth.hmacSecretFile, "/run/secrets/jwt");
+  EXPECT_EQ(config.auth.leeway, 30s);
+  EXPECT_EQ(config.auth.audience, "chat");
+  EXPECT_EQ(config.auth.issuer, "https://auth.example.com");
+  EXPECT_EQ(config.api.keyFile, "/run/secrets/api");
+  EXPECT_EQ(config.api.listen, "127.0.0.1:9001");
+  EXPECT_EQ(config.limits.maxApiBodyBytes, 4096u);
+}
+
+TEST(ConfigLoader, api_listen_takes_host_and_port_with_bracketed_ipv6) {
+  EXPECT_EQ(load("api: {listen: \"[::1]:0\"}").api.listen, "[::1]:0");
+  for (const char* bad : {"9001", "127.0.0.1", "127.0.0.1:", ":9001", "::1:9001", "127.0.0.1:65536",
+                          "127.0.0.1:90x1", "[::1:9001"}) {
+    const std::optional<ConfigError> error =
+        errorFrom(std::string("api:\n  listen: \"") + bad + "\"\n");
+    ASSERT_TRUE(error) << bad;
+    EXPECT_EQ(error->key(), "api.listen") << bad;
+  }
+}
+
+TEST(ConfigLoader, auth_leeway_and_body_limit_are_range_checked) {
+  EXPECT_EQ(errorFrom("auth: {leeway_s: 601}")->key(), "auth.leeway_s");
+  EXPECT_EQ(errorFrom("auth: {enabled: yes}")->key(), "auth.enabled");
+  EXPECT_EQ(errorFrom("limits: {max_api_body_bytes: 10}")->key(), "limits.max_api_body_bytes");
+}
+
+TEST(ConfigLoader, secrets_have_no_key_of_their_own) {
+  // Only files and environment variables carry secrets: a value on the command line shows in ps.
+  const std::optional<ConfigError> error = errorFrom("auth: {hmac_secret: hunter2hunter2}");
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->key(), "auth.hmac_secret");
 }
 
 }  // namespace
