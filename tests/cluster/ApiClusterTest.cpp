@@ -173,8 +173,9 @@ class ShippedDefaults : public ::testing::Test {
   }
 
   // Sends `count` numbered messages in one write, then counts what each receiver got: it must be
-  // 0..k-1 in order with no gap, and the sender either got all back or a close code.
-  void burst(int count, int& delivered, int& closeCode) {
+  // 0..k-1 in order with no gap, the same on both nodes. `echoed` is what came back to the sender
+  // before its close frame, if any.
+  void burst(int count, int& delivered, int& echoed, int& closeCode) {
     std::string batch;
     for (int i = 0; i < count; ++i) {
       batch += ws::encodeMaskedFrame(ws::Opcode::kText, "m" + std::to_string(i),
@@ -182,7 +183,7 @@ class ShippedDefaults : public ::testing::Test {
     }
     sender_->sendRaw(batch);
     closeCode = 0;
-    int echoed = 0;
+    echoed = 0;
     while (auto frame = sender_->receive(3s)) {
       if (frame->opcode == ws::Opcode::kClose) {
         closeCode = frame->closeCode;
@@ -200,7 +201,6 @@ class ShippedDefaults : public ::testing::Test {
       if (delivered < 0) delivered = got;
       EXPECT_EQ(delivered, got) << "the two nodes' members got different counts";
     }
-    EXPECT_EQ(delivered, echoed);
   }
 
   std::unique_ptr<RedisServer> redis_;
@@ -210,18 +210,22 @@ class ShippedDefaults : public ::testing::Test {
 };
 
 TEST_F(ShippedDefaults, a_burst_of_1000_messages_is_delivered_in_full_across_nodes) {
-  int delivered = 0, closeCode = 0;
-  burst(1000, delivered, closeCode);
+  int delivered = 0, echoed = 0, closeCode = 0;
+  burst(1000, delivered, echoed, closeCode);
   EXPECT_EQ(1000, delivered);
+  EXPECT_EQ(1000, echoed);
   EXPECT_EQ(0, closeCode);
 }
 
 TEST_F(ShippedDefaults, a_bigger_burst_ends_with_4029_which_the_sender_sees) {
-  int delivered = 0, closeCode = 0;
-  burst(3000, delivered, closeCode);
+  int delivered = 0, echoed = 0, closeCode = 0;
+  burst(3000, delivered, echoed, closeCode);
   EXPECT_EQ(4029, closeCode) << "messages were lost without a close code";
   EXPECT_GE(delivered, 1000);
   EXPECT_LT(delivered, 3000);
+  // The close frame can overtake the sender's own echoes (they reach it through the room's home
+  // loop after the session started closing), so it may see fewer; never more.
+  EXPECT_LE(echoed, delivered);
 }
 
 }  // namespace heimdallr::test

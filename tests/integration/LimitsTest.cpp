@@ -107,7 +107,8 @@ TEST(Limits, allowed_origins_refuse_other_browser_origins_with_403) {
 }
 
 TEST(Limits, messages_past_the_rate_limit_are_dropped_and_counted_and_the_session_stays) {
-  ServerProcess server({"limits.messages_per_second=10", "limits.burst=5"});
+  ServerProcess server(
+      {"limits.messages_per_second=10", "limits.burst=5", "limits.rate_limit_action=drop"});
   WsTestClient flooder(server.port()), listener(server.port());
   ASSERT_EQ(101, flooder.handshake("/rate"));
   ASSERT_EQ(101, listener.handshake("/rate"));
@@ -139,7 +140,8 @@ TEST(Limits, messages_past_the_rate_limit_are_dropped_and_counted_and_the_sessio
 // the flood waits in the kernel, TCP stalls the flooder, and the loop (one here, shared with the
 // calm pair) does not spend its time decoding messages it would drop anyway.
 TEST(Limits, a_drop_mode_flooder_is_held_back_by_tcp_instead_of_being_read_at_full_speed) {
-  ServerProcess server({"server.io_threads=1", "limits.messages_per_second=10", "limits.burst=5"});
+  ServerProcess server({"server.io_threads=1", "limits.messages_per_second=10", "limits.burst=5",
+                        "limits.rate_limit_action=drop"});
   WsTestClient flooder(server.port()), listener(server.port());
   WsTestClient calmA(server.port()), calmB(server.port());
   ASSERT_EQ(101, flooder.handshake("/flood"));
