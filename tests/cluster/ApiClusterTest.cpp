@@ -13,11 +13,11 @@
 #include <thread>
 #include <vector>
 
-#include "auth/TokenMinter.h"
 #include "support/ClusterNodes.h"
 #include "support/HttpTestConnection.h"
 #include "support/RedisServer.h"
 #include "support/ServerProcess.h"
+#include "support/TestTokens.h"
 #include "support/WsTestClient.h"
 #include "ws/FrameEncoder.h"
 
@@ -29,22 +29,7 @@ using namespace std::chrono_literals;
 constexpr const char* kApiKey = "cluster-api-key-0123456789abcdef";
 constexpr const char* kSecret = "cluster-test-secret-at-least-32-bytes";
 
-std::string writeTemp(const std::string& name, const std::string& contents) {
-  const auto file = std::filesystem::temp_directory_path() /
-                    ("heimdallr-" + name + "-" + std::to_string(::getpid()));
-  std::ofstream(file, std::ios::trunc) << contents;
-  return file.string();
-}
-
-std::string token(const std::string& user) {
-  auth::MintRequest request;
-  request.user = user;
-  request.rooms = {"*"};
-  request.nowSeconds = std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
-  return auth::mintToken(request, "HS256", kSecret);
-}
+std::string token(const std::string& user) { return mintTestToken(user, {"*"}, kSecret); }
 
 HttpTestConnection::Response apiCall(uint16_t port, const std::string& method,
                                      const std::string& path, const std::string& body = "") {
@@ -63,8 +48,8 @@ class ApiCluster : public ::testing::Test {
     nodes_ =
         startRedisNodes(*redis_, 2,
                         {"server.io_threads=2", "auth.enabled=true",
-                         "auth.hmac_secret_file=" + writeTemp("jwt", kSecret),
-                         "api.key_file=" + writeTemp("api-key", kApiKey), "stats.interval_s=1"});
+                         "auth.hmac_secret_file=" + files_.write("jwt", kSecret),
+                         "api.key_file=" + files_.write("api-key", kApiKey), "stats.interval_s=1"});
   }
 
   // API publishes on node 1 until a member on every node has heard one: each node's room
@@ -86,6 +71,7 @@ class ApiCluster : public ::testing::Test {
     }
   }
 
+  TempFiles files_;
   std::unique_ptr<RedisServer> redis_;
   std::vector<std::unique_ptr<ServerProcess>> nodes_;
 };

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "auth/TokenMinter.h"
 #include "support/HttpTestConnection.h"
 #include "support/MetricsScrape.h"
 #include "support/ServerProcess.h"
+#include "support/TestTokens.h"
 #include "support/WsTestClient.h"
 
 namespace heimdallr::test {
@@ -24,13 +24,10 @@ using namespace std::chrono_literals;
 
 constexpr const char* kApiKey = "test-api-key-0123456789abcdef";
 
+// The API key file, shared by every test of this file.
 std::string keyFile() {
-  static const std::string path = [] {
-    const auto file = std::filesystem::temp_directory_path() /
-                      ("heimdallr-api-key-" + std::to_string(::getpid()));
-    std::ofstream(file, std::ios::trunc) << kApiKey << "\n";
-    return file.string();
-  }();
+  static const TempFiles files;
+  static const std::string path = files.write("api-key", std::string(kApiKey) + "\n");
   return path;
 }
 
@@ -275,21 +272,12 @@ TEST(Api, a_body_arriving_in_pieces_after_100_continue_and_keep_alive_requests_w
 }
 
 TEST(Api, disconnect_closes_every_session_of_the_user_with_4010_and_no_other) {
-  const auto dir = std::filesystem::temp_directory_path();
   const std::string secret = "api-test-secret-at-least-32-bytes-long";
-  const auto secretFile = dir / ("heimdallr-api-jwt-" + std::to_string(::getpid()));
-  std::ofstream(secretFile, std::ios::trunc) << secret;
+  const TempFiles files;
   ServerProcess server({"api.key_file=" + keyFile(), "auth.enabled=true",
-                        "auth.hmac_secret_file=" + secretFile.string(), "server.io_threads=2"});
-  auto token = [&](const std::string& user) {
-    auth::MintRequest request;
-    request.user = user;
-    request.rooms = {"*"};
-    request.nowSeconds = std::chrono::duration_cast<std::chrono::seconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-    return auth::mintToken(request, "HS256", secret);
-  };
+                        "auth.hmac_secret_file=" + files.write("jwt", secret),
+                        "server.io_threads=2"});
+  auto token = [&](const std::string& user) { return mintTestToken(user, {"*"}, secret); };
   WsTestClient alice1(server.port()), alice2(server.port()), bob(server.port());
   ASSERT_EQ(101, alice1.handshake("/a?token=" + token("alice")));
   ASSERT_EQ(101, alice2.handshake("/b?token=" + token("alice")));
@@ -304,7 +292,6 @@ TEST(Api, disconnect_closes_every_session_of_the_user_with_4010_and_no_other) {
   EXPECT_EQ("still here", frame->payload);
   EXPECT_EQ(2, MetricsScrape(server.port())
                    .value("heimdallr_connections_closed_total{reason=\"disconnected\"}"));
-  std::filesystem::remove(secretFile);
 }
 
 TEST(Api, api_listen_moves_the_api_metrics_and_stats_off_the_public_port) {

@@ -12,10 +12,10 @@
 #include <thread>
 #include <vector>
 
-#include "auth/TokenMinter.h"
 #include "auth/TokenVerifier.h"
 #include "support/MetricsScrape.h"
 #include "support/ServerProcess.h"
+#include "support/TestTokens.h"
 #include "support/WsTestClient.h"
 
 namespace heimdallr::test {
@@ -26,46 +26,11 @@ using namespace std::chrono_literals;
 constexpr const char* kSecret = "a-test-secret-that-is-32-bytes-long!";
 constexpr const char* kOtherSecret = "another-secret-also-at-least-32-bytes";
 
-int64_t nowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// A folder of its own for each test's key files, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    path_ = std::filesystem::temp_directory_path() /
-            ("heimdallr-auth-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string write(const std::string& name, const std::string& contents) const {
-    const auto file = path_ / name;
-    std::ofstream(file, std::ios::binary | std::ios::trunc) << contents;
-    return file.string();
-  }
-
- private:
-  static inline int counter_ = 0;
-  std::filesystem::path path_;
-};
-
 std::string mint(const std::string& user, std::vector<std::string> rooms,
                  std::optional<std::vector<std::string>> publish = std::nullopt,
                  std::chrono::seconds ttl = 1h, const std::string& secret = kSecret,
-                 int64_t now = nowSeconds()) {
-  auth::MintRequest request;
-  request.user = user;
-  request.rooms = std::move(rooms);
-  request.publish = std::move(publish);
-  request.ttl = ttl;
-  request.nowSeconds = now;
-  return auth::mintToken(request, "HS256", secret);
+                 int64_t now = wallSeconds()) {
+  return mintTestToken(user, std::move(rooms), secret, std::move(publish), ttl, now);
 }
 
 double refused(uint16_t port, const std::string& reason) {
@@ -73,7 +38,7 @@ double refused(uint16_t port, const std::string& reason) {
 }
 
 // A server with auth on and the HMAC secret in a file of `dir`.
-std::vector<std::string> authOn(const TempDir& dir, std::vector<std::string> more = {}) {
+std::vector<std::string> authOn(const TempFiles& dir, std::vector<std::string> more = {}) {
   std::vector<std::string> overrides = {"auth.enabled=true",
                                         "auth.hmac_secret_file=" + dir.write("jwt", kSecret)};
   for (auto& o : more) overrides.push_back(std::move(o));
@@ -101,7 +66,7 @@ TEST(Auth, with_auth_off_anyone_joins_any_room_as_before) {
 }
 
 TEST(Auth, a_valid_token_joins_by_query_or_by_bearer_header_and_chats) {
-  TempDir dir;
+  TempFiles dir;
   ServerProcess server(authOn(dir));
   const std::string token = mint("alice", {"team-*", "42"});
   WsTestClient byQuery(server.port()), byHeader(server.port());
@@ -119,9 +84,9 @@ TEST(Auth, a_valid_token_joins_by_query_or_by_bearer_header_and_chats) {
 }
 
 TEST(Auth, refusals_say_401_or_403_with_a_short_reason_and_are_counted_by_reason) {
-  TempDir dir;
+  TempFiles dir;
   ServerProcess server(authOn(dir, {"auth.leeway_s=0"}));
-  const int64_t now = nowSeconds();
+  const int64_t now = wallSeconds();
   const std::string good = mint("alice", {"team-*"});
   std::string tamperedPayload = good;
   {
@@ -131,8 +96,11 @@ TEST(Auth, refusals_say_401_or_403_with_a_short_reason_and_are_counted_by_reason
     const size_t b1 = other.find('.'), b2 = other.find('.', b1 + 1);
     tamperedPayload = good.substr(0, a1 + 1) + other.substr(b1 + 1, b2 - b1 - 1) + good.substr(a2);
   }
+  // One character inside the signature (not the last: its unused bits make some changes a
+  // malformed spelling rather than another signature).
   std::string tamperedSignature = good;
-  tamperedSignature.back() = tamperedSignature.back() == 'A' ? 'B' : 'A';
+  char& inside = tamperedSignature[good.rfind('.') + 5];
+  inside = inside == 'A' ? 'B' : 'A';
   struct Case {
     std::string path;
     int status;
@@ -168,7 +136,7 @@ TEST(Auth, refusals_say_401_or_403_with_a_short_reason_and_are_counted_by_reason
 }
 
 TEST(Auth, a_refusal_body_is_the_short_reason_and_never_echoes_the_token) {
-  TempDir dir;
+  TempFiles dir;
   ServerProcess server(authOn(dir));
   const std::string token = mint("alice", {"a"});
   const std::string response = rawHttpExchange(
@@ -183,7 +151,7 @@ TEST(Auth, a_refusal_body_is_the_short_reason_and_never_echoes_the_token) {
 }
 
 TEST(Auth, a_read_only_member_receives_and_is_closed_with_4003_when_it_publishes) {
-  TempDir dir;
+  TempFiles dir;
   ServerProcess server(authOn(dir));
   WsTestClient writer(server.port()), reader(server.port());
   ASSERT_EQ(101, writer.handshake("/live?token=" + mint("host", {"live"})));
@@ -203,7 +171,7 @@ TEST(Auth, a_read_only_member_receives_and_is_closed_with_4003_when_it_publishes
 }
 
 TEST(Auth, pub_narrower_than_rooms_allows_publishing_only_there) {
-  TempDir dir;
+  TempFiles dir;
   ServerProcess server(authOn(dir));
   const std::string token = mint("mod", {"a", "b"}, std::vector<std::string>{"a"});
   WsTestClient inA(server.port()), inB(server.port());
@@ -218,7 +186,7 @@ TEST(Auth, pub_narrower_than_rooms_allows_publishing_only_there) {
 }
 
 TEST(Auth, a_live_session_is_closed_with_4001_when_its_token_expires) {
-  TempDir dir;
+  TempFiles dir;
   ServerProcess server(authOn(dir, {"auth.leeway_s=0"}));
   WsTestClient client(server.port()), stays(server.port());
   ASSERT_EQ(101, client.handshake("/r?token=" + mint("brief", {"r"}, std::nullopt, 2s)));
@@ -238,7 +206,7 @@ TEST(Auth, a_live_session_is_closed_with_4001_when_its_token_expires) {
 }
 
 TEST(Auth, sighup_rotates_the_key_and_a_failed_reload_keeps_the_old_one) {
-  TempDir dir;
+  TempFiles dir;
   const std::string secretFile = dir.write("jwt", kSecret);
   ServerProcess server({"auth.enabled=true", "auth.hmac_secret_file=" + secretFile});
   const std::string oldToken = mint("alice", {"r"});
@@ -265,7 +233,7 @@ TEST(Auth, sighup_rotates_the_key_and_a_failed_reload_keeps_the_old_one) {
 }
 
 TEST(Auth, start_up_refuses_auth_without_exactly_one_good_key_and_names_the_key) {
-  TempDir dir;
+  TempFiles dir;
   const std::string secret = dir.write("jwt", kSecret);
   struct Case {
     std::vector<std::string> overrides;
@@ -302,7 +270,7 @@ TEST(Auth, start_up_refuses_auth_without_exactly_one_good_key_and_names_the_key)
 }
 
 TEST(Auth, the_token_command_mints_what_the_server_accepts_from_file_or_environment) {
-  TempDir dir;
+  TempFiles dir;
   const std::string secretFile = dir.write("jwt", kSecret);
   ServerProcess server({"auth.enabled=true", "auth.hmac_secret_file=" + secretFile});
 
@@ -316,14 +284,14 @@ TEST(Auth, the_token_command_mints_what_the_server_accepts_from_file_or_environm
 
   auth::VerifierOptions options;
   options.hmacSecret = kSecret;
-  const auth::TokenResult result = auth::TokenVerifier(options).verify(token, nowSeconds());
+  const auth::TokenResult result = auth::TokenVerifier(options).verify(token, wallSeconds());
   ASSERT_EQ(auth::TokenStatus::kValid, result.status);
   EXPECT_EQ("alice", result.identity.user);
   EXPECT_TRUE(result.identity.rooms.matches("team-red"));
   EXPECT_TRUE(result.identity.rooms.matches("42"));
   EXPECT_FALSE(result.identity.rooms.matches("43"));
   EXPECT_NEAR(static_cast<double>(result.identity.expiresAtMs / 1000),
-              static_cast<double>(nowSeconds() + 3600), 30);
+              static_cast<double>(wallSeconds() + 3600), 30);
   WsTestClient client(server.port());
   EXPECT_EQ(101, client.handshake("/team-blue?token=" + token));
 
