@@ -2,16 +2,21 @@
 // token's `pub` in the raw protocol, expiry during a session, SIGHUP key rotation, the start-up
 // errors, and `heimdallr token`. Tokens here come from our own minter; tests/e2e/auth.e2e.mjs
 // does the same with npm jsonwebtoken, which shares no code with us.
+#include <Poco/Crypto/ECKey.h>
+#include <Poco/Crypto/RSAKey.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "auth/TokenMinter.h"
 #include "auth/TokenVerifier.h"
 #include "support/MetricsScrape.h"
 #include "support/ServerProcess.h"
@@ -322,6 +327,56 @@ TEST(Auth, the_token_command_mints_what_the_server_accepts_from_file_or_environm
   const auto disabled = ServerProcess::runToExit(off);
   EXPECT_EQ(78, disabled.exitCode);
   EXPECT_NE(disabled.output.find("auth.enabled"), std::string::npos) << disabled.output;
+}
+
+// RS256 and ES256 end to end: the server holds only the public key; the token is signed with the
+// private one. An HS256 token signed with the public key as its secret is refused.
+TEST(Auth, rs256_and_es256_tokens_join_with_the_public_key_configured) {
+  struct Family {
+    std::string configKey;
+    std::string algorithm;
+    std::function<std::pair<std::string, std::string>()> makeKeys;  // public, private PEM
+  };
+  const std::vector<Family> families = {
+      {"auth.rsa_public_key_file", "RS256",
+       [] {
+         Poco::Crypto::RSAKey key(Poco::Crypto::RSAKey::KL_2048, Poco::Crypto::RSAKey::EXP_LARGE);
+         std::ostringstream pub, priv;
+         key.save(&pub, &priv);
+         return std::pair{pub.str(), priv.str()};
+       }},
+      {"auth.ec_public_key_file", "ES256",
+       [] {
+         Poco::Crypto::ECKey key("prime256v1");
+         std::ostringstream pub, priv;
+         key.save(&pub, &priv);
+         return std::pair{pub.str(), priv.str()};
+       }},
+  };
+  for (const Family& family : families) {
+    SCOPED_TRACE(family.algorithm);
+    const auto [publicPem, privatePem] = family.makeKeys();
+    TempFiles files;
+    ServerProcess server(
+        {"auth.enabled=true", family.configKey + "=" + files.write("public.pem", publicPem)});
+    auth::MintRequest request;
+    request.user = "alice";
+    request.rooms = {"42"};
+    request.nowSeconds = wallSeconds();
+    WsTestClient a(server.port()), b(server.port());
+    ASSERT_EQ(101,
+              a.handshake("/42?token=" + auth::mintToken(request, family.algorithm, privatePem)));
+    ASSERT_EQ(101, b.handshake("/42", {"Authorization: Bearer " +
+                                       auth::mintToken(request, family.algorithm, privatePem)}));
+    a.sendText("signed by " + family.algorithm);
+    auto frame = b.receive();
+    ASSERT_TRUE(frame);
+    EXPECT_EQ("signed by " + family.algorithm, frame->payload);
+    // Algorithm confusion: the public key, which anyone may have, used as an HMAC secret.
+    WsTestClient forged(server.port());
+    EXPECT_EQ(401, forged.handshake("/42?token=" + mintTestToken("mallory", {"*"}, publicPem)));
+    EXPECT_EQ(1, refused(server.port(), "token_bad_algorithm"));
+  }
 }
 
 }  // namespace heimdallr::test
