@@ -68,8 +68,9 @@ RoomPatterns RoomPatterns::parseList(std::string_view commaSeparated) {
 }
 
 bool RoomPatterns::matches(std::string_view roomId) const {
+  // "*" grants rooms, not whatever string a caller forgot to validate.
+  if (!room::isValidRoomId(roomId)) return false;
   if (exact_.find(std::string(roomId)) != exact_.end()) return true;
-  if (roomId.empty()) return false;
   return std::any_of(prefixes_.begin(), prefixes_.end(),
                      [roomId](const std::string& prefix) { return roomId.starts_with(prefix); });
 }

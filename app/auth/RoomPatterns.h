@@ -22,6 +22,7 @@ class RoomPatterns {
   /// list), then parse(). For the command line.
   static RoomPatterns parseList(std::string_view commaSeparated);
 
+  /// An exact entry or a prefix; false for anything that is not a valid room id, even with "*".
   bool matches(std::string_view roomId) const;
   bool empty() const { return entries_.empty(); }
   /// As given, for minting and for messages.

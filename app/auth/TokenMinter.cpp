@@ -9,14 +9,23 @@
 #include <Poco/JWT/Token.h>
 
 #include <charconv>
+#include <cstdint>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 
+#include "auth/JsonText.h"
 #include "auth/RoomPatterns.h"
 
 namespace heimdallr::auth {
 
 namespace {
+
+void requireJsonText(const std::string& text, const char* what) {
+  if (!isJsonText(text))
+    throw std::invalid_argument(std::string(what) + " must be UTF-8 without NUL");
+}
+
 Poco::JSON::Array::Ptr arrayOf(const std::vector<std::string>& entries) {
   RoomPatterns::parse(entries);  // throws on an invalid pattern
   Poco::JSON::Array::Ptr array = new Poco::JSON::Array;
@@ -28,6 +37,9 @@ Poco::JSON::Array::Ptr arrayOf(const std::vector<std::string>& entries) {
 std::string mintToken(const MintRequest& request, const std::string& algorithm,
                       const std::string& key) {
   if (request.user.empty()) throw std::invalid_argument("the user (sub) must not be empty");
+  requireJsonText(request.user, "the user (sub)");
+  requireJsonText(request.audience, "the audience (aud)");
+  requireJsonText(request.issuer, "the issuer (iss)");
   Poco::JWT::Token token;
   token.setType("JWT");
   Poco::JSON::Object& claims = token.payload();
@@ -37,7 +49,9 @@ std::string mintToken(const MintRequest& request, const std::string& algorithm,
   if (!request.infoJson.empty()) {
     Poco::Dynamic::Var info;
     try {
-      info = Poco::JSON::Parser().parse(request.infoJson);
+      Poco::JSON::Parser parser;
+      parser.setDepth(kMaxClaimDepth - 1);  // info sits one level inside the payload
+      info = parser.parse(request.infoJson);
     } catch (const std::exception&) {
       throw std::invalid_argument("info must be a JSON object");
     }
@@ -56,6 +70,7 @@ std::string mintToken(const MintRequest& request, const std::string& algorithm,
   try {
     Poco::JWT::Signer signer;
     if (algorithm == "HS256" || algorithm == "HS384" || algorithm == "HS512") {
+      if (key.empty()) throw std::invalid_argument("the HMAC secret must not be empty");
       signer.setHMACKey(key);
     } else if (algorithm == "RS256" || algorithm == "RS384" || algorithm == "RS512") {
       std::istringstream pem(key);

@@ -23,8 +23,9 @@ struct MintRequest {
 
 /// A compact JWS signed with Poco::JWT::Signer, for `heimdallr token` and the tests. `algorithm`
 /// is HS256/384/512 (key = the HMAC secret), RS256/384/512 or ES256 (key = a PEM private key).
-/// Throws std::invalid_argument on an unknown algorithm, an unusable key, an invalid room pattern
-/// or an `info` that is not a JSON object. Thread-safe (pure).
+/// Throws std::invalid_argument on an unknown algorithm, an unusable key, an invalid room pattern,
+/// an `info` that is not a JSON object, an empty user, or a user, audience or issuer that is not
+/// UTF-8 without NUL (see JsonText.h). Thread-safe (pure).
 std::string mintToken(const MintRequest& request, const std::string& algorithm,
                       const std::string& key);
 

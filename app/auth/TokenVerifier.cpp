@@ -1,7 +1,7 @@
 #include "auth/TokenVerifier.h"
 
 #include <Poco/Base64Decoder.h>
-#include <Poco/Base64Encoder.h>
+#include <Poco/Base64Encoder.h>  // the BASE64_* options
 #include <Poco/Crypto/DigestEngine.h>
 #include <Poco/Crypto/ECDSADigestEngine.h>
 #include <Poco/Crypto/ECKey.h>
@@ -21,14 +21,13 @@
 #include <vector>
 
 #include "auth/ConstantTime.h"
+#include "auth/JsonText.h"
 
 namespace heimdallr::auth {
 
 namespace {
 
 constexpr size_t kMaxSubjectBytes = 256;
-// Claims are flat; `info` may nest a little. Deeper is an attack, not a token.
-constexpr size_t kMaxJsonDepth = 16;
 
 // HMACEngine needs the block and digest sizes as enums, which POCO's own SHA2Engine lacks; the
 // OpenSSL-backed digest engines named the way POCO's JWT Signer names them do.
@@ -60,11 +59,23 @@ bool isBase64UrlChar(char c) {
          c == '_';
 }
 
-// RFC 7515 base64url without padding. Anything outside the alphabet is an error here rather
-// than something a decoder might skip.
+int base64UrlValue(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  return c == '-' ? 62 : 63;
+}
+
+// RFC 7515 base64url without padding, canonical only: anything outside the alphabet, an
+// impossible length or non-zero unused bits in the last character is an error here rather than
+// something a decoder might skip (so one signature has exactly one spelling).
 std::optional<std::string> decodeBase64Url(std::string_view text) {
   if (text.size() % 4 == 1 || !std::all_of(text.begin(), text.end(), isBase64UrlChar)) {
     return std::nullopt;
+  }
+  if (!text.empty()) {
+    const int unusedBitsMask = text.size() % 4 == 2 ? 0x0f : text.size() % 4 == 3 ? 0x03 : 0;
+    if (base64UrlValue(text.back()) & unusedBitsMask) return std::nullopt;
   }
   std::string bytes;
   try {
@@ -76,13 +87,17 @@ std::optional<std::string> decodeBase64Url(std::string_view text) {
   } catch (const std::exception&) {
     return std::nullopt;
   }
+  if (bytes.size() != text.size() * 3 / 4) return std::nullopt;  // the decoder disagrees
   return bytes;
 }
 
 Poco::JSON::Object::Ptr parseObject(const std::string& json) {
   try {
     Poco::JSON::Parser parser;
-    parser.setDepth(kMaxJsonDepth);
+    parser.setDepth(kMaxClaimDepth);
+    // Not setAllowNullByte(false): POCO 1.11 implements it as a search for the six characters
+    // \u0000 in the raw text, so it also refuses an escaped backslash followed by "u0000". A NUL
+    // in `sub` is refused after decoding (isJsonText) instead.
     const Poco::Dynamic::Var value = parser.parse(json);
     if (value.type() != typeid(Poco::JSON::Object::Ptr)) return nullptr;
     return value.extract<Poco::JSON::Object::Ptr>();
@@ -147,16 +162,16 @@ const char* tokenStatusName(TokenStatus status) {
       return "missing";
     case TokenStatus::kMalformed:
       return "malformed";
-    case TokenStatus::kBadAlgorithm:
-      return "bad_algorithm";
     case TokenStatus::kBadSignature:
       return "bad_signature";
-    case TokenStatus::kBadClaims:
-      return "bad_claims";
+    case TokenStatus::kBadAlgorithm:
+      return "bad_algorithm";
     case TokenStatus::kExpired:
       return "expired";
     case TokenStatus::kNotYetValid:
       return "not_yet_valid";
+    case TokenStatus::kBadClaims:
+      return "bad_claims";
   }
   return "unknown";
 }
@@ -185,6 +200,14 @@ TokenVerifier::TokenVerifier(const VerifierOptions& options) : options_(options)
 TokenVerifier::~TokenVerifier() = default;
 
 TokenResult TokenVerifier::verify(std::string_view token, int64_t nowSeconds) const {
+  try {
+    return verifyOrThrow(token, nowSeconds);
+  } catch (...) {  // e.g. std::bad_alloc: the data path never sees an exception
+    return {TokenStatus::kMalformed, {}};
+  }
+}
+
+TokenResult TokenVerifier::verifyOrThrow(std::string_view token, int64_t nowSeconds) const {
   if (token.empty()) return {TokenStatus::kMissing, {}};
   if (token.size() > options_.maxTokenBytes) return {TokenStatus::kMalformed, {}};
   const size_t first = token.find('.');
@@ -198,8 +221,10 @@ TokenResult TokenVerifier::verify(std::string_view token, int64_t nowSeconds) co
   const auto signature = decodeBase64Url(token.substr(second + 1));
   if (!header || !payload || !signature) return {TokenStatus::kMalformed, {}};
   const Poco::JSON::Object::Ptr headerObject = parseObject(*header);
-  if (!headerObject || !headerObject->has("alg") || !isString(headerObject->get("alg")) ||
-      headerObject->has("crit")) {
+  // Parsed before the signature is checked, but nothing in it is believed until then.
+  const Poco::JSON::Object::Ptr claims = parseObject(*payload);
+  if (!headerObject || !claims) return {TokenStatus::kMalformed, {}};
+  if (!headerObject->has("alg") || !isString(headerObject->get("alg"))) {
     return {TokenStatus::kMalformed, {}};
   }
   const std::string algorithm = headerObject->getValue<std::string>("alg");
@@ -207,10 +232,12 @@ TokenResult TokenVerifier::verify(std::string_view token, int64_t nowSeconds) co
                      algorithm == "RS256" || algorithm == "RS384" || algorithm == "RS512" ||
                      algorithm == "ES256";
   if (!known || !algorithm.starts_with(family_)) return {TokenStatus::kBadAlgorithm, {}};
+  // RFC 7515 §4.1.11: an extension we would have to understand; we understand none.
+  if (headerObject->has("crit")) return {TokenStatus::kMalformed, {}};
   if (!signatureMatches(algorithm, token.substr(0, second), *signature)) {
     return {TokenStatus::kBadSignature, {}};
   }
-  return checkClaims(*payload, nowSeconds);
+  return checkClaims(*claims, nowSeconds);
 }
 
 bool TokenVerifier::signatureMatches(const std::string& algorithm, std::string_view signingInput,
@@ -246,39 +273,47 @@ bool TokenVerifier::signatureMatches(const std::string& algorithm, std::string_v
   }
 }
 
-TokenResult TokenVerifier::checkClaims(const std::string& payloadJson, int64_t nowSeconds) const {
-  const Poco::JSON::Object::Ptr claims = parseObject(payloadJson);
-  if (!claims) return {TokenStatus::kMalformed, {}};
+TokenResult TokenVerifier::checkClaims(const Poco::JSON::Object& claims, int64_t nowSeconds) const {
   TokenResult result{TokenStatus::kBadClaims, {}};
   Identity& identity = result.identity;
   try {
-    if (!claims->has("sub") || !isString(claims->get("sub"))) return result;
-    identity.user = claims->getValue<std::string>("sub");
-    if (identity.user.empty() || identity.user.size() > kMaxSubjectBytes) return result;
+    if (!claims.has("sub") || !isString(claims.get("sub"))) return result;
+    identity.user = claims.getValue<std::string>("sub");
+    if (identity.user.empty() || identity.user.size() > kMaxSubjectBytes ||
+        !isJsonText(identity.user)) {
+      return result;
+    }
 
     const double now = static_cast<double>(nowSeconds);
     const double leeway = static_cast<double>(options_.leeway.count());
     std::optional<double> exp, nbf, iat;
     for (auto [name, slot] : {std::pair{"exp", &exp}, {"nbf", &nbf}, {"iat", &iat}}) {
-      if (!claims->has(name)) continue;
-      *slot = numberOf(claims->get(name));
+      if (!claims.has(name)) continue;
+      *slot = numberOf(claims.get(name));
       if (!*slot) return result;
     }
     if (exp && now > *exp + leeway) return {TokenStatus::kExpired, {}};
     if ((nbf && now < *nbf - leeway) || (iat && now < *iat - leeway)) {
       return {TokenStatus::kNotYetValid, {}};
     }
-    if (exp) identity.expiresAtMs = static_cast<int64_t>(std::floor(*exp * 1000));
+    if (exp) {
+      // Clamped: a double beyond int64 must not reach the cast (undefined behaviour).
+      const double ms = std::floor(*exp * 1000);
+      constexpr double kLimit = 9.0e18;
+      identity.expiresAtMs = ms >= kLimit    ? static_cast<int64_t>(kLimit)
+                             : ms <= -kLimit ? static_cast<int64_t>(-kLimit)
+                                             : static_cast<int64_t>(ms);
+    }
 
     if (!options_.issuer.empty()) {
-      if (!claims->has("iss") || !isString(claims->get("iss")) ||
-          claims->getValue<std::string>("iss") != options_.issuer) {
+      if (!claims.has("iss") || !isString(claims.get("iss")) ||
+          claims.getValue<std::string>("iss") != options_.issuer) {
         return result;
       }
     }
     if (!options_.audience.empty()) {
-      if (!claims->has("aud")) return result;
-      const Poco::Dynamic::Var aud = claims->get("aud");
+      if (!claims.has("aud")) return result;
+      const Poco::Dynamic::Var aud = claims.get("aud");
       std::vector<std::string> audiences;
       if (isString(aud)) {
         audiences.push_back(aud.extract<std::string>());
@@ -293,25 +328,26 @@ TokenResult TokenVerifier::checkClaims(const std::string& payloadJson, int64_t n
     }
 
     std::vector<std::string> rooms;
-    if (claims->has("rooms")) {
-      auto list = stringsOf(claims->get("rooms"));
+    if (claims.has("rooms")) {
+      auto list = stringsOf(claims.get("rooms"));
       if (!list) return result;
       rooms = std::move(*list);
     }
     identity.rooms = RoomPatterns::parse(rooms);
-    if (claims->has("pub")) {
-      auto list = stringsOf(claims->get("pub"));
+    if (claims.has("pub")) {
+      auto list = stringsOf(claims.get("pub"));
       if (!list) return result;
       identity.publish = RoomPatterns::parse(*list);
     } else {
       identity.publish = identity.rooms;
     }
-    if (claims->has("info")) {
-      const Poco::Dynamic::Var info = claims->get("info");
+    if (claims.has("info")) {
+      const Poco::Dynamic::Var info = claims.get("info");
       if (info.type() != typeid(Poco::JSON::Object::Ptr)) return result;
       std::ostringstream compact;
       info.extract<Poco::JSON::Object::Ptr>()->stringify(compact);
       identity.infoJson = compact.str();
+      if (!isJsonText(identity.infoJson)) return result;  // e.g. a lone "\ud800" escape
     }
   } catch (const std::exception&) {
     return {TokenStatus::kBadClaims, {}};  // an invalid room pattern, or a claim POCO refused

@@ -73,6 +73,7 @@ class TokenVerifier {
   const std::string& family() const { return family_; }
 
  private:
+  TokenResult verifyOrThrow(std::string_view token, int64_t nowSeconds) const;
   bool signatureMatches(const std::string& algorithm, std::string_view signingInput,
                         const std::string& signature) const;
   TokenResult checkClaims(const Poco::JSON::Object& claims, int64_t nowSeconds) const;
