@@ -1,0 +1,355 @@
+#!/usr/bin/env node
+// JWT connect tokens and the server API, tested with clients that share no code with heimdallr:
+// npm `jsonwebtoken` mints the tokens (HS256/384/512, RS256, ES256), Node's crypto builds the
+// forged ones, npm `ws` connects, and Node's fetch calls the API. The real server binary runs on
+// loopback with the in-memory bus, one per group of tests, and is always stopped.
+//
+//   node tests/e2e/auth.e2e.mjs        (runs `npm ci` here first if a package is missing)
+//
+// Environment: HEIMDALLR_BUILD_DIR (default <repo>/build). Node's test runner prints the summary.
+import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..', '..');
+const buildDir = path.resolve(process.env.HEIMDALLR_BUILD_DIR || path.join(repo, 'build'));
+const serverBinary = path.join(buildDir, 'bin', 'heimdallr');
+const pluginDir = path.join(buildDir, 'plugins');
+
+if (!existsSync(serverBinary)) {
+  console.error(`auth.e2e: no server binary at ${serverBinary}: build first (scripts/setup)`);
+  process.exit(1);
+}
+if (!existsSync(path.join(here, 'node_modules', 'jsonwebtoken'))) {
+  console.log('auth.e2e: node_modules incomplete, running npm ci in tests/e2e');
+  const npm = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: here, stdio: 'inherit' });
+  if (npm.status !== 0) process.exit(1);
+}
+const { default: jwt } = await import('jsonwebtoken');
+const { WebSocket } = await import('ws');
+
+const SECRET = 'e2e-secret-that-is-at-least-32-bytes-long';
+const API_KEY = 'e2e-api-key-0123456789abcdef';
+const dir = mkdtempSync(path.join(os.tmpdir(), 'heimdallr-auth-e2e-'));
+const files = {
+  secret: path.join(dir, 'jwt.secret'),
+  apiKey: path.join(dir, 'api.key'),
+  rsa: path.join(dir, 'rsa.pem'),
+  ec: path.join(dir, 'ec.pem'),
+};
+writeFileSync(files.secret, `${SECRET}\n`);
+writeFileSync(files.apiKey, `${API_KEY}\n`);
+const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const rsaPublicPem = rsa.publicKey.export({ type: 'spki', format: 'pem' });
+writeFileSync(files.rsa, rsaPublicPem);
+writeFileSync(files.ec, ec.publicKey.export({ type: 'spki', format: 'pem' }));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+// ---------------------------------------------------------------------------------------------
+// Helpers: every wait is bounded and says what it waited for.
+
+function within(ms, what, promise) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+const servers = [];
+process.on('exit', () => {
+  for (const s of servers) if (!s.exited) s.child.kill('SIGKILL');
+});
+
+async function startServer(overrides) {
+  const args = ['--config', path.join(repo, 'conf', 'heimdallr.yaml')];
+  for (const o of ['server.host=127.0.0.1', 'server.port=0', 'server.drain_s=1', 'bus.plugin=inmem',
+    `bus.plugin_dir=${pluginDir}`, ...overrides]) {
+    args.push('--set', o);
+  }
+  const child = spawn(serverBinary, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = { child, log: '', exited: false };
+  servers.push(server);
+  child.on('exit', () => { server.exited = true; });
+  await within(15_000, 'the server to listen', new Promise((resolve, reject) => {
+    const onData = (chunk) => {
+      server.log += chunk.toString();
+      const main = /heimdallr listening on \S*:(\d+)/.exec(server.log);
+      const api = /on \S*:(\d+) \(api\.listen\)/.exec(server.log);
+      const wantsApi = overrides.some((o) => o.startsWith('api.listen='));
+      if (main && (!wantsApi || api)) {
+        server.port = Number(main[1]);
+        server.apiPort = api ? Number(api[1]) : server.port;
+        resolve();
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', () => reject(new Error(`the server exited before listening:\n${server.log}`)));
+  }));
+  return server;
+}
+
+async function stopServer(server) {
+  if (server.exited) return;
+  const exited = new Promise((resolve) => server.child.on('exit', resolve));
+  server.child.kill('SIGTERM');
+  await within(10_000, 'the server to exit', exited).catch(() => server.child.kill('SIGKILL'));
+}
+
+/** A client that records what it receives; `opened` resolves, or rejects with the HTTP refusal. */
+function connect(port, pathAndQuery, headers = {}) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${pathAndQuery}`, { headers });
+  const client = { ws, messages: [], waiters: [] };
+  client.opened = new Promise((resolve, reject) => {
+    ws.on('open', resolve);
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => {
+        const error = new Error(`refused ${res.statusCode}`);
+        Object.assign(error, { status: res.statusCode, body, headers: res.headers });
+        reject(error);
+      });
+    });
+    ws.on('error', reject);
+  });
+  client.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({
+    code, reason: reason.toString(),
+  })));
+  ws.on('message', (data, isBinary) => {
+    client.messages.push({ data: isBinary ? Buffer.from(data) : data.toString(), isBinary });
+    for (const w of client.waiters.splice(0)) w();
+  });
+  // A wait that timed out must not take a later message: its waiter checks `settled`.
+  client.nextMessage = (what = 'a message', ms = 5_000) => {
+    let settled = false;
+    const next = new Promise((resolve) => {
+      const take = () => {
+        if (settled) return;
+        if (client.messages.length) resolve(client.messages.shift());
+        else client.waiters.push(take);
+      };
+      take();
+    });
+    return within(ms, what, next).finally(() => { settled = true; });
+  };
+  return client;
+}
+
+/** The refusal of an upgrade: {status, body, headers}. */
+async function refusal(port, pathAndQuery, headers) {
+  const client = connect(port, pathAndQuery, headers);
+  try {
+    await within(5_000, `the answer to ${pathAndQuery.slice(0, 40)}`, client.opened);
+  } catch (error) {
+    if (error.status) return error;
+    throw error;
+  }
+  client.ws.close();
+  throw new Error(`${pathAndQuery.slice(0, 60)} was accepted`);
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+const hs = (claims, options = {}) => jwt.sign(claims, SECRET, { algorithm: 'HS256', ...options });
+const b64url = (value) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value))
+  .toString('base64url');
+
+async function api(port, method, route, body, key = API_KEY) {
+  const response = await fetch(`http://127.0.0.1:${port}${route}`, {
+    method,
+    headers: key ? { 'X-API-Key': key, 'Content-Type': 'application/json' } : {},
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON: left null */ }
+  return { status: response.status, json, text };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('HMAC tokens from jsonwebtoken', () => {
+  let server;
+  before(async () => {
+    server = await startServer(['auth.enabled=true', `auth.hmac_secret_file=${files.secret}`,
+      'auth.leeway_s=0', `api.key_file=${files.apiKey}`]);
+  });
+  after(() => stopServer(server));
+
+  test('HS256 joins by ?token= and by Authorization: Bearer, and members chat', async () => {
+    const token = hs({ sub: 'alice', rooms: ['team-*', '42'] });
+    const a = connect(server.port, `/team-red?token=${token}`);
+    const b = connect(server.port, '/team-red', { Authorization: `Bearer ${token}` });
+    await within(5_000, 'both upgrades', Promise.all([a.opened, b.opened]));
+    a.ws.send('hello from jsonwebtoken');
+    assert.equal((await b.nextMessage()).data, 'hello from jsonwebtoken');
+    assert.equal((await a.nextMessage()).data, 'hello from jsonwebtoken');
+    a.ws.close(); b.ws.close();
+  });
+
+  test('HS384 and HS512 join', async () => {
+    for (const algorithm of ['HS384', 'HS512']) {
+      const c = connect(server.port, `/42?token=${hs({ sub: 'x', rooms: ['42'] }, { algorithm })}`);
+      await within(5_000, `an ${algorithm} upgrade`, c.opened);
+      c.ws.close();
+    }
+  });
+
+  test('refusals: 401 for missing, garbage, tampered, expired, not yet valid and alg none; 403 for other rooms', async () => {
+    const good = hs({ sub: 'alice', rooms: ['team-*'] });
+    const [h, , s] = good.split('.');
+    const cases = [
+      ['/team-red', 401],
+      ['/team-red?token=garbage', 401],
+      [`/team-red?token=${h}.${b64url({ sub: 'mallory', rooms: ['*'] })}.${s}`, 401],
+      [`/team-red?token=${hs({ sub: 'a', rooms: ['team-*'], exp: now() - 60 })}`, 401],
+      [`/team-red?token=${hs({ sub: 'a', rooms: ['team-*'], nbf: now() + 60 })}`, 401],
+      [`/team-red?token=${jwt.sign({ sub: 'a', rooms: ['*'] }, null, { algorithm: 'none' })}`, 401],
+      [`/team-red?token=${b64url({ alg: 'none' })}.${b64url({ sub: 'a', rooms: ['*'] })}.`, 401],
+      [`/red?token=${good}`, 403],
+      [`/teamx?token=${good}`, 403],
+    ];
+    for (const [route, status] of cases) {
+      const refused = await refusal(server.port, route);
+      assert.equal(refused.status, status, route);
+      if (status === 401) assert.equal(refused.headers['www-authenticate'], 'Bearer');
+      const token = new URLSearchParams(route.split('?')[1] || '').get('token');
+      if (token) assert.ok(!refused.body.includes(token), 'the refusal echoed the token');
+      assert.match(JSON.parse(refused.body).error, /token|room/);
+    }
+  });
+
+  test('a read-only member (pub: []) receives, and is closed with 4003 when it sends', async () => {
+    const writer = connect(server.port, `/live?token=${hs({ sub: 'host', rooms: ['live'] })}`);
+    const reader = connect(server.port, `/live?token=${hs({ sub: 'fan', rooms: ['live'], pub: [] })}`);
+    await within(5_000, 'both upgrades', Promise.all([writer.opened, reader.opened]));
+    writer.ws.send('welcome');
+    assert.equal((await reader.nextMessage()).data, 'welcome');
+    assert.equal((await writer.nextMessage()).data, 'welcome');
+    reader.ws.send('let me talk');
+    assert.equal((await within(5_000, 'the 4003 close', reader.closed)).code, 4003);
+    await assert.rejects(writer.nextMessage('nothing', 300), /timed out/);
+    writer.ws.close();
+  });
+
+  test('a session whose token expires is closed with 4001', async () => {
+    const c = connect(server.port, `/r?token=${hs({ sub: 'brief', rooms: ['r'], exp: now() + 2 })}`);
+    await within(5_000, 'the upgrade', c.opened);
+    const { code } = await within(6_000, 'the 4001 close', c.closed);
+    assert.equal(code, 4001);
+  });
+
+  test('the server API publishes text and binary, broadcasts, counts, and disconnects a user', async () => {
+    const token = (sub) => hs({ sub, rooms: ['*'] });
+    const a1 = connect(server.port, `/a?token=${token('alice')}`);
+    const a2 = connect(server.port, `/b?token=${token('alice')}`);
+    const bob = connect(server.port, `/a?token=${token('bob')}`);
+    await within(5_000, 'three upgrades', Promise.all([a1.opened, a2.opened, bob.opened]));
+
+    let reply = await api(server.port, 'POST', '/api/publish', { room: 'a', data: 'from the back end' });
+    assert.equal(reply.status, 200, reply.text);
+    assert.deepEqual(reply.json, { ok: true, rooms: 1 });
+    assert.equal((await a1.nextMessage('the publish at alice')).data, 'from the back end');
+    assert.equal((await bob.nextMessage('the publish at bob')).data, 'from the back end');
+
+    reply = await api(server.port, 'POST', '/api/publish', { room: 'a', b64: Buffer.from([0, 255, 128]).toString('base64') });
+    assert.equal(reply.status, 200, reply.text);
+    const binary = await a1.nextMessage('the binary publish');
+    assert.equal(binary.isBinary, true);
+    assert.deepEqual([...binary.data], [0, 255, 128]);
+    await bob.nextMessage('the binary publish at bob');
+
+    reply = await api(server.port, 'POST', '/api/broadcast', { rooms: ['a', 'b'], data: 'everyone' });
+    assert.equal(reply.status, 200, reply.text);
+    for (const c of [a1, a2, bob]) assert.equal((await c.nextMessage('the broadcast')).data, 'everyone');
+
+    reply = await api(server.port, 'GET', '/api/rooms/a');
+    assert.equal(reply.status, 200, reply.text);
+    assert.equal(reply.json.members, 2);
+
+    for (const [body, field] of [['{', 'malformed'], [{ data: 'x' }, '"room"'], [{ room: 'a', data: 7 }, '"data"'],
+      [{ room: 'a', data: 'x', extra: 1 }, '"extra"'], [{ room: 'a b', data: 'x' }, '"room"']]) {
+      reply = await api(server.port, 'POST', '/api/publish', body);
+      assert.equal(reply.status, 400, JSON.stringify(body));
+      assert.ok(reply.json.error.includes(field), `${reply.json.error} names ${field}`);
+    }
+    assert.equal((await api(server.port, 'POST', '/api/publish', { room: 'a', data: 'x' }, 'wrong-key-000000')).status, 401);
+    assert.equal((await api(server.port, 'POST', '/api/publish', { room: 'a', data: 'x' }, null)).status, 401);
+    assert.equal((await api(server.port, 'POST', '/api/nope', {})).status, 404);
+    assert.equal((await api(server.port, 'POST', '/api/publish', { room: 'a', data: 'x'.repeat(300_000) })).status, 413);
+    await assert.rejects(bob.nextMessage('nothing', 300), /timed out/);
+
+    reply = await api(server.port, 'POST', '/api/disconnect', { user: 'alice' });
+    assert.equal(reply.status, 200, reply.text);
+    assert.equal((await within(5_000, "alice's first close", a1.closed)).code, 4010);
+    assert.equal((await within(5_000, "alice's second close", a2.closed)).code, 4010);
+    bob.ws.send('bob is still here');
+    assert.equal((await bob.nextMessage('bob after the disconnect')).data, 'bob is still here');
+    bob.ws.close();
+  });
+});
+
+describe('RSA and EC public keys', () => {
+  test('RS256 joins; HS256 signed with the RSA public key (algorithm confusion) and a foreign RS256 key are 401', async () => {
+    const server = await startServer(['auth.enabled=true', `auth.rsa_public_key_file=${files.rsa}`]);
+    try {
+      const token = jwt.sign({ sub: 'alice', rooms: ['42'] }, rsa.privateKey, { algorithm: 'RS256' });
+      const c = connect(server.port, `/42?token=${token}`);
+      await within(5_000, 'the RS256 upgrade', c.opened);
+      c.ws.close();
+      // jsonwebtoken refuses to sign HS256 with a PEM, so the forgery is built by hand.
+      const input = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url({ sub: 'mallory', rooms: ['*'] })}`;
+      const forged = `${input}.${crypto.createHmac('sha256', rsaPublicPem).update(input).digest('base64url')}`;
+      assert.equal((await refusal(server.port, `/42?token=${forged}`)).status, 401);
+      const other = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const foreign = jwt.sign({ sub: 'alice', rooms: ['42'] }, other.privateKey, { algorithm: 'RS256' });
+      assert.equal((await refusal(server.port, `/42?token=${foreign}`)).status, 401);
+    } finally {
+      await stopServer(server);
+    }
+  });
+
+  test('ES256 joins', async () => {
+    const server = await startServer(['auth.enabled=true', `auth.ec_public_key_file=${files.ec}`]);
+    try {
+      const token = jwt.sign({ sub: 'alice', rooms: ['42'] }, ec.privateKey, { algorithm: 'ES256' });
+      const c = connect(server.port, `/42`, { Authorization: `Bearer ${token}` });
+      await within(5_000, 'the ES256 upgrade', c.opened);
+      c.ws.close();
+    } finally {
+      await stopServer(server);
+    }
+  });
+});
+
+describe('api.listen', () => {
+  test('the API, /metrics and /stats move to their own port; /health stays on both', async () => {
+    const server = await startServer([`api.key_file=${files.apiKey}`, 'api.listen=127.0.0.1:0']);
+    try {
+      assert.notEqual(server.apiPort, server.port);
+      const member = connect(server.port, '/42');
+      await within(5_000, 'the upgrade', member.opened);
+      assert.equal((await api(server.port, 'POST', '/api/publish', { room: '42', data: 'x' })).status, 404);
+      for (const route of ['/metrics', '/stats']) {
+        assert.equal((await fetch(`http://127.0.0.1:${server.port}${route}`)).status, 404, route);
+        assert.equal((await fetch(`http://127.0.0.1:${server.apiPort}${route}`)).status, 200, route);
+      }
+      for (const port of [server.port, server.apiPort]) {
+        assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200);
+      }
+      assert.equal((await api(server.apiPort, 'POST', '/api/publish', { room: '42', data: 'private' })).status, 200);
+      assert.equal((await member.nextMessage()).data, 'private');
+      member.ws.close();
+    } finally {
+      await stopServer(server);
+    }
+  });
+});
