@@ -19,8 +19,16 @@ namespace {
 // Deep enough for any honest body (they are flat), shallow enough that nesting costs nothing.
 constexpr size_t kMaxJsonDepth = 16;
 
+// What of the client's own bytes an error message repeats: printable ASCII only, cut short, so
+// the JSON error body stays valid UTF-8 whatever was sent (found by tests/fuzz/api_request).
+std::string echoed(std::string_view text, size_t limit) {
+  std::string out;
+  for (char c : text.substr(0, limit)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return out;
+}
+
 ApiError badField(const std::string& field, const std::string& problem) {
-  return {400, "\"" + field + "\": " + problem};
+  return {400, "\"" + echoed(field, 64) + "\": " + problem};
 }
 
 // The body as a JSON object, or why not. Unknown fields are refused so a typo ("rooom") is an
@@ -34,7 +42,7 @@ std::variant<Poco::JSON::Object::Ptr, ApiError> parseObject(
     parser.setDepth(kMaxJsonDepth);
     parsed = parser.parse(std::string(body));
   } catch (const Poco::Exception& e) {
-    return ApiError{400, "malformed JSON: " + e.message().substr(0, 120)};
+    return ApiError{400, "malformed JSON: " + echoed(e.message(), 120)};
   } catch (const std::exception&) {
     return ApiError{400, "malformed JSON"};
   }
@@ -44,7 +52,7 @@ std::variant<Poco::JSON::Object::Ptr, ApiError> parseObject(
   auto object = parsed.extract<Poco::JSON::Object::Ptr>();
   for (const auto& [name, value] : *object) {
     if (std::find(known.begin(), known.end(), name) == known.end()) {
-      return badField(name.substr(0, 64), "unknown field");
+      return badField(name, "unknown field");
     }
   }
   return object;

@@ -3,8 +3,9 @@
 // The first byte picks the endpoint (publish, broadcast, disconnect) and the payload limit; the
 // rest is the body. Invariants:
 // 1. The parsers never throw, whatever the bytes.
-// 2. A refusal is 400 or 413 with a non-empty message, and the error body the API would send is
-//    valid JSON that reads back to the same message.
+// 2. A refusal is 400 or 413 with a non-empty UTF-8 message, and the error body the API would
+//    send is valid JSON that reads back to the same message (a body with invalid UTF-8 once made
+//    the message, and so the body, invalid: regression_invalid_utf8_in_error).
 // 3. A publish that parses names 1 (publish) or 1..kMaxBroadcastRooms (broadcast) distinct valid
 //    room ids, carries at most the payload limit, and a text payload is valid UTF-8.
 // 4. A disconnect that parses names a user of 1..kMaxUserBytes bytes.
@@ -31,6 +32,7 @@ using namespace heimdallr;
 void checkRefusal(const http::ApiError& error) {
   FUZZ_CHECK(error.status == 400 || error.status == 413);
   FUZZ_CHECK(!error.message.empty());
+  FUZZ_CHECK(ws::Utf8Validator::isValid(error.message));  // it goes back to the client as JSON
   Poco::JSON::Object body;
   body.set("error", error.message);
   const std::string json = http::jsonBody(body);

@@ -80,6 +80,19 @@ TEST(ApiRequest, refuses_invalid_utf8_in_data_and_deep_nesting) {
   EXPECT_EQ(publishError(deep).status, 400);
 }
 
+// Found by tests/fuzz/api_request: POCO's parse error repeated the body's bytes, so the JSON error
+// body carried invalid UTF-8.
+TEST(ApiRequest, error_messages_repeat_only_printable_ascii_of_the_body) {
+  for (const std::string& body :
+       {std::string("{\xfd\"room\":\"42\"}"), std::string("{\"\xc3\xa9\xc3\xa9\":1}"),
+        "{\"" + std::string(63, 'k') + "\xc3\xa9\":1}"}) {
+    const ApiError error = publishError(body);
+    EXPECT_EQ(error.status, 400);
+    EXPECT_TRUE(ws::Utf8Validator::isValid(error.message)) << error.message;
+    for (char c : error.message) EXPECT_TRUE(c >= 0x20 && c < 0x7f) << error.message;
+  }
+}
+
 TEST(ApiRequest, too_many_broadcast_rooms_are_refused) {
   std::string body = R"({"data":"x","rooms":[)";
   for (size_t i = 0; i <= kMaxBroadcastRooms; ++i)
