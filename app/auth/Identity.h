@@ -17,4 +17,12 @@ struct Identity {
   int64_t expiresAtMs = 0;  // `exp` in epoch ms, leeway not added; 0 when the token has none
 };
 
+/// What a session keeps of its identity once the upgrade has checked the rooms: who it is (for
+/// /api/disconnect) and its `info` (for presence). The patterns are not kept: the session's one
+/// room was decided at the upgrade. Plain data.
+struct SessionIdentity {
+  std::string user;
+  std::string infoJson;
+};
+
 }  // namespace heimdallr::auth

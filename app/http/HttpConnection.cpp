@@ -214,16 +214,11 @@ bool HttpConnection::serveApi(const RequestHead& head, std::string_view body, bo
 // The token comes from `Authorization: Bearer` where the client can set headers, else from
 // ?token= (browsers cannot). It is never logged, counted or echoed: refusals say only what kind
 // of problem it was.
-std::shared_ptr<const auth::Identity> HttpConnection::authorize(const RequestHead& head,
-                                                                const std::string& roomId,
-                                                                bool& allowed) {
-  allowed = false;
+bool HttpConnection::authorize(const RequestHead& head, const std::string& roomId,
+                               std::optional<auth::Identity>& identity) {
   const std::shared_ptr<const server::Credentials::Set> credentials =
       context_.credentials.current();
-  if (!credentials->verifier) {
-    allowed = true;
-    return nullptr;
-  }
+  if (!credentials->verifier) return true;
   std::string token;
   bool ambiguous = false;
   const std::string authorization = head.request.get("Authorization", "");
@@ -247,33 +242,33 @@ std::shared_ptr<const auth::Identity> HttpConnection::authorize(const RequestHea
       break;
     case auth::TokenStatus::kMissing:
       refuse(metrics::RefusalReason::kTokenMissing, 401, "token required", challenge);
-      return nullptr;
+      return false;
     case auth::TokenStatus::kExpired:
       refuse(metrics::RefusalReason::kTokenExpired, 401, "token expired", challenge);
-      return nullptr;
+      return false;
     case auth::TokenStatus::kNotYetValid:
       refuse(metrics::RefusalReason::kTokenNotYetValid, 401, "token not yet valid", challenge);
-      return nullptr;
+      return false;
     case auth::TokenStatus::kBadAlgorithm:
       refuse(metrics::RefusalReason::kTokenBadAlgorithm, 401, "invalid token", challenge);
-      return nullptr;
+      return false;
     case auth::TokenStatus::kBadSignature:
       refuse(metrics::RefusalReason::kTokenBadSignature, 401, "invalid token", challenge);
-      return nullptr;
+      return false;
     case auth::TokenStatus::kBadClaims:
       refuse(metrics::RefusalReason::kTokenBadClaims, 401, "invalid token", challenge);
-      return nullptr;
+      return false;
     case auth::TokenStatus::kMalformed:
     default:
       refuse(metrics::RefusalReason::kTokenMalformed, 401, "invalid token", challenge);
-      return nullptr;
+      return false;
   }
   if (!result.identity.rooms.matches(roomId)) {
     refuse(metrics::RefusalReason::kRoomForbidden, 403, "this token does not grant the room");
-    return nullptr;
+    return false;
   }
-  allowed = true;
-  return std::make_shared<const auth::Identity>(std::move(result.identity));
+  identity = std::move(result.identity);
+  return true;
 }
 
 bool HttpConnection::upgrade(const RequestHead& head, const std::string& roomId,
@@ -291,9 +286,8 @@ bool HttpConnection::upgrade(const RequestHead& head, const std::string& roomId,
     refuse(metrics::RefusalReason::kOrigin, 403, "origin not allowed (server.allowed_origins)");
     return false;
   }
-  bool allowed = false;
-  std::shared_ptr<const auth::Identity> identity = authorize(head, roomId, allowed);
-  if (!allowed) return false;
+  std::optional<auth::Identity> identity;
+  if (!authorize(head, roomId, identity)) return false;
   if (context_.draining.load()) {
     refuse(metrics::RefusalReason::kDraining, 503, "draining: reconnect to another node",
            {{"Retry-After", "1"}});
@@ -315,9 +309,10 @@ bool HttpConnection::upgrade(const RequestHead& head, const std::string& roomId,
   // by upgrade() but stays alive until the current onData returns, so buffer_ remains valid.
   const char* pending = buffer_.data() + requestBytes;
   const size_t pendingSize = buffer_.size() - requestBytes;
-  connection_.upgrade(std::make_unique<ws::WsSession>(context_, connection_, roomId,
-                                                      std::move(clientIp), std::move(identity)),
-                      pending, pendingSize);
+  connection_.upgrade(
+      std::make_unique<ws::WsSession>(context_, connection_, roomId, std::move(clientIp),
+                                      identity ? &*identity : nullptr),
+      pending, pendingSize);
   return false;
 }
 

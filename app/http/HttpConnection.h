@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -54,10 +55,10 @@ class HttpConnection : public net::Protocol {
   bool serve(const RequestHead& head, std::string_view body, size_t requestBytes, bool keepAlive);
   bool serveApi(const RequestHead& head, std::string_view body, bool keepAlive);
   bool upgrade(const RequestHead& head, const std::string& roomId, size_t requestBytes);
-  /// Auth on: the verified identity of the upgrade's token, or null after answering 401/403.
-  /// Auth off: sets `allowed` and returns null.
-  std::shared_ptr<const auth::Identity> authorize(const RequestHead& head,
-                                                  const std::string& roomId, bool& allowed);
+  /// Auth on: true with `identity` set from the upgrade's token, or false after answering
+  /// 401/403. Auth off: true, `identity` untouched.
+  bool authorize(const RequestHead& head, const std::string& roomId,
+                 std::optional<auth::Identity>& identity);
   void refuse(metrics::RefusalReason reason, int status, const std::string& text,
               const std::vector<std::pair<std::string, std::string>>& headers = {});
   void reply(std::string&& response, bool keepAlive);

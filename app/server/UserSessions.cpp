@@ -24,18 +24,15 @@ void UserSessions::stop() {
 }
 
 void UserSessions::add(int loop, const std::string& user, net::Connection* connection) {
-  perLoop_[loop].emplace(user, connection);
+  perLoop_[loop][user].insert(connection);
 }
 
 void UserSessions::remove(int loop, const std::string& user, net::Connection* connection) {
-  auto& map = perLoop_[loop];
-  auto [it, end] = map.equal_range(user);
-  for (; it != end; ++it) {
-    if (it->second == connection) {
-      map.erase(it);
-      return;
-    }
-  }
+  auto& users = perLoop_[loop];
+  const auto it = users.find(user);
+  if (it == users.end()) return;
+  it->second.erase(connection);
+  if (it->second.empty()) users.erase(it);
 }
 
 void UserSessions::disconnect(const std::string& user) {
@@ -56,9 +53,10 @@ void UserSessions::disconnectHere(const std::string& user) {
 
 // Loop thread. The matches are copied first: a session leaves the map when it closes.
 void UserSessions::evictOnLoop(int loop, const std::string& user) {
-  std::vector<net::Connection*> found;
-  auto [it, end] = perLoop_[loop].equal_range(user);
-  for (; it != end; ++it) found.push_back(it->second);
+  const auto& users = perLoop_[loop];
+  const auto it = users.find(user);
+  if (it == users.end()) return;
+  const std::vector<net::Connection*> found(it->second.begin(), it->second.end());
   for (net::Connection* connection : found) connection->protocol()->onEvicted(*connection);
 }
 

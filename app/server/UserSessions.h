@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "heimdallr/bus/Bus.h"
@@ -51,7 +52,9 @@ class UserSessions {
   std::vector<net::IoLoop*> loops_;
   bus::Bus& bus_;
   const std::string nodeId_;
-  std::vector<std::unordered_multimap<std::string, net::Connection*>> perLoop_;
+  // Per loop: user -> that user's sessions there. A set, not a multimap: one user may hold
+  // thousands of sessions (a shared token), and a close must not scan them all.
+  std::vector<std::unordered_map<std::string, std::unordered_set<net::Connection*>>> perLoop_;
   bus::SubscriptionId subscription_ = 0;
 };
 

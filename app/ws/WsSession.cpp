@@ -9,13 +9,11 @@
 namespace heimdallr::ws {
 
 WsSession::WsSession(server::ServerContext& context, net::Connection& connection,
-                     std::string roomId, std::string clientIp,
-                     std::shared_ptr<const auth::Identity> identity)
+                     std::string roomId, std::string clientIp, const auth::Identity* identity)
     : context_(context),
       connection_(connection),
       roomId_(std::move(roomId)),
       clientIp_(std::move(clientIp)),
-      identity_(std::move(identity)),
       decoder_(Role::kServer, context.config.limits.maxMessageBytes),
       rateLimit_(context.config.limits.messagesPerSecond, context.config.limits.burst,
                  connection.loop().nowMs()),
@@ -24,22 +22,22 @@ WsSession::WsSession(server::ServerContext& context, net::Connection& connection
                                               : nullptr) {
   ++context_.sessions;
   if (metrics_) metrics_->connectionsOpened.add();
-  if (identity_) {
-    mayPublish_ = identity_->publish.matches(roomId_);
-    if (identity_->expiresAtMs > 0) {
+  if (identity) {
+    mayPublish_ = identity->publish.matches(roomId_);
+    if (identity->expiresAtMs > 0) {
       // exp is wall-clock time; the loop clock is monotonic. Convert once, here, so a tick costs
       // a comparison. The leeway the upgrade allowed is allowed here too.
       const int64_t wallNowMs = std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count();
-      const int64_t leftMs = identity_->expiresAtMs +
+      const int64_t leftMs = identity->expiresAtMs +
                              std::chrono::milliseconds(context.config.auth.leeway).count() -
                              wallNowMs;
       expiresAtMs_ =
           connection.loop().nowMs() + static_cast<uint64_t>(std::max<int64_t>(1, leftMs));
     }
+    identity_.reset(new auth::SessionIdentity{identity->user, identity->infoJson});
     context_.users.add(loopIndex(), identity_->user, &connection_);
-    listedAsUser_ = true;
   }
   context_.hub.join(*this);
   joined_ = true;
@@ -100,9 +98,9 @@ void WsSession::onEvicted(net::Connection&) {
 }
 
 void WsSession::forgetUser() {
-  if (!listedAsUser_) return;
-  listedAsUser_ = false;
+  if (!identity_) return;
   context_.users.remove(loopIndex(), identity_->user, &connection_);
+  identity_.reset();
 }
 
 // Fan-out hot path: one shared frame, no copy, no lock.

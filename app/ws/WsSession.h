@@ -24,10 +24,11 @@ class WsSession : public net::Protocol, public room::RoomMember, private FrameDe
   static constexpr uint64_t kCloseLingerMs = 2000;
 
   /// `clientIp` holds a slot taken from context.sessionsPerIp, given back by the destructor.
-  /// `identity` is the verified token's (null when auth is off): it decides whether this session
-  /// may publish in its room, and when the session ends (exp).
+  /// `identity` is the verified token's (null when auth is off): it decides here whether this
+  /// session may publish in its room and when it ends (exp); the session keeps only the user and
+  /// info of it, so an authenticated session costs a few dozen bytes more, not its patterns.
   WsSession(server::ServerContext& context, net::Connection& connection, std::string roomId,
-            std::string clientIp, std::shared_ptr<const auth::Identity> identity = nullptr);
+            std::string clientIp, const auth::Identity* identity = nullptr);
   ~WsSession() override;
 
   // net::Protocol
@@ -62,13 +63,12 @@ class WsSession : public net::Protocol, public room::RoomMember, private FrameDe
   net::Connection& connection_;
   const std::string roomId_;
   const std::string clientIp_;
-  const std::shared_ptr<const auth::Identity> identity_;
+  std::unique_ptr<const auth::SessionIdentity> identity_;  // null with auth off
   FrameDecoder decoder_;
   TokenBucket rateLimit_;
   bool joined_ = false;
-  bool listedAsUser_ = false;  // in context.users
-  bool mayPublish_ = true;     // the token's `pub` covers the room (always, with auth off)
-  uint64_t expiresAtMs_ = 0;   // loop clock; 0 = never (auth off, or a token without exp)
+  bool mayPublish_ = true;    // the token's `pub` covers the room (always, with auth off)
+  uint64_t expiresAtMs_ = 0;  // loop clock; 0 = never (auth off, or a token without exp)
   uint64_t lastActivityMs_;
   uint64_t pingSentMs_ = 0;
   bool pingOutstanding_ = false;
