@@ -67,14 +67,20 @@ const servers = [];
 process.on('exit', () => {
   for (const s of servers) if (!s.exited) s.child.kill('SIGKILL');
 });
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(1));
 
-async function startServer(overrides) {
+const TEST_TIMEOUT = { timeout: 30_000 }; // per test; every wait inside is bounded too
+
+/** `overrides` are --set values; `env` is added to the server's environment. */
+async function startServer(overrides, env = {}) {
   const args = ['--config', path.join(repo, 'conf', 'heimdallr.yaml')];
   for (const o of ['server.host=127.0.0.1', 'server.port=0', 'server.drain_s=1', 'bus.plugin=inmem',
     `bus.plugin_dir=${pluginDir}`, ...overrides]) {
     args.push('--set', o);
   }
-  const child = spawn(serverBinary, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(serverBinary, args, {
+    cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env },
+  });
   const server = { child, log: '', exited: false };
   servers.push(server);
   child.on('exit', () => { server.exited = true; });
@@ -159,6 +165,8 @@ async function refusal(port, pathAndQuery, headers) {
 
 const now = () => Math.floor(Date.now() / 1000);
 const hs = (claims, options = {}) => jwt.sign(claims, SECRET, { algorithm: 'HS256', ...options });
+const get = (port, route) =>
+  fetch(`http://127.0.0.1:${port}${route}`, { signal: AbortSignal.timeout(5_000) });
 const b64url = (value) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value))
   .toString('base64url');
 
@@ -167,6 +175,7 @@ async function api(port, method, route, body, key = API_KEY) {
     method,
     headers: key ? { 'X-API-Key': key, 'Content-Type': 'application/json' } : {},
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    signal: AbortSignal.timeout(5_000),
   });
   const text = await response.text();
   let json = null;
@@ -180,22 +189,24 @@ describe('HMAC tokens from jsonwebtoken', () => {
   let server;
   before(async () => {
     server = await startServer(['auth.enabled=true', `auth.hmac_secret_file=${files.secret}`,
-      'auth.leeway_s=0', `api.key_file=${files.apiKey}`]);
+      'auth.leeway_s=0', `api.key_file=${files.apiKey}`, 'limits.max_api_body_bytes=4096']);
   });
   after(() => stopServer(server));
 
-  test('HS256 joins by ?token= and by Authorization: Bearer, and members chat', async () => {
-    const token = hs({ sub: 'alice', rooms: ['team-*', '42'] });
-    const a = connect(server.port, `/team-red?token=${token}`);
-    const b = connect(server.port, '/team-red', { Authorization: `Bearer ${token}` });
+  test('HS256 joins by ?token= and by Authorization: Bearer, and members chat', TEST_TIMEOUT, async () => {
+    const a = connect(server.port, `/team-red?token=${hs({ sub: 'alice', rooms: ['team-*', '42'] })}`);
+    const b = connect(server.port, '/team-red', { Authorization: `Bearer ${hs({ sub: 'bob', rooms: ['team-red'] })}` });
     await within(5_000, 'both upgrades', Promise.all([a.opened, b.opened]));
-    a.ws.send('hello from jsonwebtoken');
-    assert.equal((await b.nextMessage()).data, 'hello from jsonwebtoken');
-    assert.equal((await a.nextMessage()).data, 'hello from jsonwebtoken');
+    a.ws.send('hello from alice');
+    assert.equal((await b.nextMessage("alice's message at bob")).data, 'hello from alice');
+    assert.equal((await a.nextMessage("alice's own echo")).data, 'hello from alice');
+    b.ws.send('hello from bob');
+    assert.equal((await a.nextMessage("bob's message at alice")).data, 'hello from bob');
+    assert.equal((await b.nextMessage("bob's own echo")).data, 'hello from bob');
     a.ws.close(); b.ws.close();
   });
 
-  test('HS384 and HS512 join', async () => {
+  test('HS384 and HS512 join', TEST_TIMEOUT, async () => {
     for (const algorithm of ['HS384', 'HS512']) {
       const c = connect(server.port, `/42?token=${hs({ sub: 'x', rooms: ['42'] }, { algorithm })}`);
       await within(5_000, `an ${algorithm} upgrade`, c.opened);
@@ -203,8 +214,11 @@ describe('HMAC tokens from jsonwebtoken', () => {
     }
   });
 
-  test('refusals: 401 for missing, garbage, tampered, expired, not yet valid and alg none; 403 for other rooms', async () => {
+  test('refusals: 401 for missing, garbage, tampered, expired, not yet valid and alg none; 403 for other rooms', TEST_TIMEOUT, async () => {
     const good = hs({ sub: 'alice', rooms: ['team-*'] });
+    const granted = connect(server.port, `/team-red?token=${good}`); // 'team-*' grants team-red
+    await within(5_000, 'the team-red upgrade', granted.opened);
+    granted.ws.close();
     const [h, , s] = good.split('.');
     const cases = [
       ['/team-red', 401],
@@ -219,15 +233,16 @@ describe('HMAC tokens from jsonwebtoken', () => {
     ];
     for (const [route, status] of cases) {
       const refused = await refusal(server.port, route);
-      assert.equal(refused.status, status, route);
-      if (status === 401) assert.equal(refused.headers['www-authenticate'], 'Bearer');
+      const answer = `${route.slice(0, 60)} -> ${refused.status} ${refused.body}`;
+      assert.equal(refused.status, status, answer);
+      if (status === 401) assert.match(refused.headers['www-authenticate'] ?? '', /^Bearer\b/, answer);
       const token = new URLSearchParams(route.split('?')[1] || '').get('token');
-      if (token) assert.ok(!refused.body.includes(token), 'the refusal echoed the token');
-      assert.match(JSON.parse(refused.body).error, /token|room/);
+      if (token) assert.ok(!refused.body.includes(token), `the refusal echoed the token: ${answer}`);
+      assert.equal(typeof JSON.parse(refused.body).error, 'string', answer);
     }
   });
 
-  test('a read-only member (pub: []) receives, and is closed with 4003 when it sends', async () => {
+  test('a read-only member (pub: []) receives, and is closed with 4003 when it sends', TEST_TIMEOUT, async () => {
     const writer = connect(server.port, `/live?token=${hs({ sub: 'host', rooms: ['live'] })}`);
     const reader = connect(server.port, `/live?token=${hs({ sub: 'fan', rooms: ['live'], pub: [] })}`);
     await within(5_000, 'both upgrades', Promise.all([writer.opened, reader.opened]));
@@ -240,14 +255,16 @@ describe('HMAC tokens from jsonwebtoken', () => {
     writer.ws.close();
   });
 
-  test('a session whose token expires is closed with 4001', async () => {
+  test('a session whose token expires is closed with 4001', TEST_TIMEOUT, async () => {
     const c = connect(server.port, `/r?token=${hs({ sub: 'brief', rooms: ['r'], exp: now() + 2 })}`);
     await within(5_000, 'the upgrade', c.opened);
-    const { code } = await within(6_000, 'the 4001 close', c.closed);
-    assert.equal(code, 4001);
+    c.ws.send('still valid');
+    assert.equal((await c.nextMessage('the echo before expiry')).data, 'still valid');
+    const { code, reason } = await within(6_000, 'the 4001 close', c.closed);
+    assert.equal(code, 4001, `closed with ${code} ${reason}`);
   });
 
-  test('the server API publishes text and binary, broadcasts, counts, and disconnects a user', async () => {
+  test('the server API publishes text and binary, broadcasts, counts, and disconnects a user', TEST_TIMEOUT, async () => {
     const token = (sub) => hs({ sub, rooms: ['*'] });
     const a1 = connect(server.port, `/a?token=${token('alice')}`);
     const a2 = connect(server.port, `/b?token=${token('alice')}`);
@@ -269,36 +286,55 @@ describe('HMAC tokens from jsonwebtoken', () => {
 
     reply = await api(server.port, 'POST', '/api/broadcast', { rooms: ['a', 'b'], data: 'everyone' });
     assert.equal(reply.status, 200, reply.text);
+    assert.equal(reply.json?.ok, true, reply.text);
     for (const c of [a1, a2, bob]) assert.equal((await c.nextMessage('the broadcast')).data, 'everyone');
 
     reply = await api(server.port, 'GET', '/api/rooms/a');
     assert.equal(reply.status, 200, reply.text);
-    assert.equal(reply.json.members, 2);
+    assert.equal(reply.json.ok, true, reply.text);
+    assert.equal(reply.json.room, 'a', reply.text);
+    assert.equal(reply.json.members, 2, reply.text);
+    assert.equal(typeof reply.json.nodes, 'object', reply.text);
 
-    for (const [body, field] of [['{', 'malformed'], [{ data: 'x' }, '"room"'], [{ room: 'a', data: 7 }, '"data"'],
-      [{ room: 'a', data: 'x', extra: 1 }, '"extra"'], [{ room: 'a b', data: 'x' }, '"room"']]) {
-      reply = await api(server.port, 'POST', '/api/publish', body);
-      assert.equal(reply.status, 400, JSON.stringify(body));
-      assert.ok(reply.json.error.includes(field), `${reply.json.error} names ${field}`);
+    // [endpoint, body, a word the error must contain (null: only a 400 with an error string)]
+    for (const [route, body, field] of [
+      ['/api/publish', '{', null],
+      ['/api/publish', { data: 'x' }, 'room'],
+      ['/api/publish', { room: 'a', data: 7 }, 'data'],
+      ['/api/publish', { room: 7, data: 'x' }, 'room'],
+      ['/api/publish', { room: 'a', b64: 7 }, 'b64'],
+      ['/api/publish', { room: 'a', data: 'x', extra: 1 }, null],
+      ['/api/broadcast', { rooms: 'a', data: 'x' }, 'rooms'],
+      ['/api/broadcast', { data: 'x' }, 'rooms'],
+      ['/api/disconnect', {}, 'user'],
+      ['/api/disconnect', { user: 5 }, 'user'],
+    ]) {
+      reply = await api(server.port, 'POST', route, body);
+      const answer = `POST ${route} ${typeof body === 'string' ? body : JSON.stringify(body)} -> ${reply.status} ${reply.text}`;
+      assert.equal(reply.status, 400, answer);
+      assert.equal(typeof reply.json?.error, 'string', answer);
+      if (field) assert.ok(reply.json.error.includes(field), answer);
     }
     assert.equal((await api(server.port, 'POST', '/api/publish', { room: 'a', data: 'x' }, 'wrong-key-000000')).status, 401);
     assert.equal((await api(server.port, 'POST', '/api/publish', { room: 'a', data: 'x' }, null)).status, 401);
     assert.equal((await api(server.port, 'POST', '/api/nope', {})).status, 404);
-    assert.equal((await api(server.port, 'POST', '/api/publish', { room: 'a', data: 'x'.repeat(300_000) })).status, 413);
+    reply = await api(server.port, 'POST', '/api/publish', { room: 'a', data: 'x'.repeat(5_000) });
+    assert.equal(reply.status, 413, `a 5 kB body with limits.max_api_body_bytes=4096 -> ${reply.status} ${reply.text.slice(0, 200)}`);
     await assert.rejects(bob.nextMessage('nothing', 300), /timed out/);
 
     reply = await api(server.port, 'POST', '/api/disconnect', { user: 'alice' });
     assert.equal(reply.status, 200, reply.text);
     assert.equal((await within(5_000, "alice's first close", a1.closed)).code, 4010);
     assert.equal((await within(5_000, "alice's second close", a2.closed)).code, 4010);
-    bob.ws.send('bob is still here');
-    assert.equal((await bob.nextMessage('bob after the disconnect')).data, 'bob is still here');
+    reply = await api(server.port, 'POST', '/api/publish', { room: 'a', data: 'bob is still here' });
+    assert.equal(reply.status, 200, reply.text);
+    assert.equal((await bob.nextMessage('the publish at bob after the disconnect')).data, 'bob is still here');
     bob.ws.close();
   });
 });
 
 describe('RSA and EC public keys', () => {
-  test('RS256 joins; HS256 signed with the RSA public key (algorithm confusion) and a foreign RS256 key are 401', async () => {
+  test('RS256 joins; HS256 signed with the RSA public key (algorithm confusion) and a foreign RS256 key are 401; no API key: /api/* is 404', TEST_TIMEOUT, async () => {
     const server = await startServer(['auth.enabled=true', `auth.rsa_public_key_file=${files.rsa}`]);
     try {
       const token = jwt.sign({ sub: 'alice', rooms: ['42'] }, rsa.privateKey, { algorithm: 'RS256' });
@@ -312,12 +348,14 @@ describe('RSA and EC public keys', () => {
       const other = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
       const foreign = jwt.sign({ sub: 'alice', rooms: ['42'] }, other.privateKey, { algorithm: 'RS256' });
       assert.equal((await refusal(server.port, `/42?token=${foreign}`)).status, 401);
+      const off = await api(server.port, 'POST', '/api/publish', { room: '42', data: 'x' });
+      assert.equal(off.status, 404, `the API without a key: ${off.status} ${off.text}`);
     } finally {
       await stopServer(server);
     }
   });
 
-  test('ES256 joins', async () => {
+  test('ES256 joins', TEST_TIMEOUT, async () => {
     const server = await startServer(['auth.enabled=true', `auth.ec_public_key_file=${files.ec}`]);
     try {
       const token = jwt.sign({ sub: 'alice', rooms: ['42'] }, ec.privateKey, { algorithm: 'ES256' });
@@ -331,22 +369,24 @@ describe('RSA and EC public keys', () => {
 });
 
 describe('api.listen', () => {
-  test('the API, /metrics and /stats move to their own port; /health stays on both', async () => {
-    const server = await startServer([`api.key_file=${files.apiKey}`, 'api.listen=127.0.0.1:0']);
+  test('the API, /metrics and /stats move to their own port; /health stays on both', TEST_TIMEOUT, async () => {
+    // The key and the secret come from the environment here instead of files.
+    const server = await startServer(['api.listen=127.0.0.1:0', 'auth.enabled=true'],
+      { HEIMDALLR_API_KEY: API_KEY, HEIMDALLR_AUTH_HMAC_SECRET: SECRET });
     try {
       assert.notEqual(server.apiPort, server.port);
-      const member = connect(server.port, '/42');
+      const member = connect(server.port, `/42?token=${hs({ sub: 'alice', rooms: ['42'] })}`);
       await within(5_000, 'the upgrade', member.opened);
       assert.equal((await api(server.port, 'POST', '/api/publish', { room: '42', data: 'x' })).status, 404);
       for (const route of ['/metrics', '/stats']) {
-        assert.equal((await fetch(`http://127.0.0.1:${server.port}${route}`)).status, 404, route);
-        assert.equal((await fetch(`http://127.0.0.1:${server.apiPort}${route}`)).status, 200, route);
+        assert.equal((await get(server.port, route)).status, 404, `main port ${route}`);
+        assert.equal((await get(server.apiPort, route)).status, 200, `api port ${route}`);
       }
       for (const port of [server.port, server.apiPort]) {
-        assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200);
+        assert.equal((await get(port, '/health')).status, 200, `/health on ${port}`);
       }
       assert.equal((await api(server.apiPort, 'POST', '/api/publish', { room: '42', data: 'private' })).status, 200);
-      assert.equal((await member.nextMessage()).data, 'private');
+      assert.equal((await member.nextMessage('the publish through the api port')).data, 'private');
       member.ws.close();
     } finally {
       await stopServer(server);
