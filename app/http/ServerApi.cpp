@@ -5,10 +5,10 @@
 
 #include <variant>
 
+#include "auth/ConstantTime.h"
 #include "http/ApiRequest.h"
 #include "http/HttpResponse.h"
 #include "room/RoomId.h"
-#include "auth/ConstantTime.h"
 
 namespace heimdallr::http {
 
