@@ -30,7 +30,7 @@ FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libpocofoundation80 libpoconet80 libpocoutil80 libpocojson80 libpococrypto80 libpocojwt80 \
-      libyaml-cpp0.7 libhiredis0.14 libprometheus-cpp-core1.0 \
+      libssl3 libyaml-cpp0.7 libhiredis0.14 libprometheus-cpp-core1.0 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --home-dir /opt/heimdallr --shell /usr/sbin/nologin heimdallr
 WORKDIR /opt/heimdallr

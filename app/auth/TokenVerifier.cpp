@@ -4,20 +4,21 @@
 #include <Poco/Crypto/ECKey.h>
 #include <Poco/Crypto/RSADigestEngine.h>
 #include <Poco/Crypto/RSAKey.h>
-#include <Poco/HMACEngine.h>
-#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/SHA2Engine.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cmath>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
 
+#include "auth/ClaimsReader.h"
 #include "auth/ConstantTime.h"
+#include "auth/HmacSha2.h"
 #include "auth/JsonText.h"
 
 namespace heimdallr::auth {
@@ -26,64 +27,41 @@ namespace {
 
 constexpr size_t kMaxSubjectBytes = 256;
 
-// HMACEngine needs the block and digest sizes as enums, which POCO's SHA2Engine lacks, so they are
-// added here. Not Poco::Crypto::DigestEngine (what POCO's JWT Signer uses): each instance holds an
-// OpenSSLInitializer, and the last one going away tears OpenSSL down, so a verify per upgrade
-// re-initialised OpenSSL every time (15 us a token, most of it reading the kernel's RNG).
-template <Poco::SHA2Engine::ALGORITHM kAlgorithm, int kBlock, int kDigest>
-struct Sha2 : Poco::SHA2Engine {
-  enum { BLOCK_SIZE = kBlock, DIGEST_SIZE = kDigest };
-  Sha2() : Poco::SHA2Engine(kAlgorithm) {}
-};
-using Sha256 = Sha2<Poco::SHA2Engine::SHA_256, 64, 32>;
-using Sha384 = Sha2<Poco::SHA2Engine::SHA_384, 128, 48>;
-using Sha512 = Sha2<Poco::SHA2Engine::SHA_512, 128, 64>;
+// The value of each base64url character (RFC 4648 §5), -1 for anything else.
+constexpr std::array<int8_t, 256> kBase64UrlValues = [] {
+  std::array<int8_t, 256> values{};
+  values.fill(-1);
+  const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (int i = 0; i < 64; ++i)
+    values[static_cast<unsigned char>(alphabet[i])] = static_cast<int8_t>(i);
+  return values;
+}();
 
-template <typename Engine>
-std::string hmac(const std::string& key, std::string_view input) {
-  Poco::HMACEngine<Engine> engine(key);
-  engine.update(input.data(), static_cast<unsigned>(input.size()));
-  const Poco::DigestEngine::Digest& digest = engine.digest();
-  return std::string(digest.begin(), digest.end());
-}
-
-bool isBase64UrlChar(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_';
-}
-
-int base64UrlValue(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  return c == '-' ? 62 : 63;
-}
-
-// RFC 7515 base64url without padding (RFC 4648 §5), canonical only: anything outside the alphabet,
-// an impossible length or non-zero unused bits in the last character is an error here rather than
-// something a decoder might skip (so one signature has exactly one spelling).
+// RFC 7515 base64url without padding, canonical only: anything outside the alphabet, an
+// impossible length or non-zero unused bits in the last character is an error here rather than
+// something a decoder might skip (so one signature has exactly one spelling). Decoded here rather
+// than with Poco::Base64Decoder: its stream interface took a quarter of a verify.
 std::optional<std::string> decodeBase64Url(std::string_view text) {
-  if (text.size() % 4 == 1 || !std::all_of(text.begin(), text.end(), isBase64UrlChar)) {
-    return std::nullopt;
-  }
-  if (!text.empty()) {
-    const int unusedBitsMask = text.size() % 4 == 2 ? 0x0f : text.size() % 4 == 3 ? 0x03 : 0;
-    if (base64UrlValue(text.back()) & unusedBitsMask) return std::nullopt;
-  }
-  // Decoded here rather than with Poco::Base64Decoder: its stream interface took a quarter of a
-  // verify, and the checks above already did everything but the bit shuffling.
+  if (text.size() % 4 == 1) return std::nullopt;
   std::string bytes;
-  bytes.reserve(text.size() * 3 / 4);
+  bytes.resize(text.size() * 3 / 4);
+  size_t out = 0;
   uint32_t bits = 0;
   int held = 0;
+  int value = 0;
   for (char c : text) {
-    bits = (bits << 6) | static_cast<uint32_t>(base64UrlValue(c));
+    value = kBase64UrlValues[static_cast<unsigned char>(c)];
+    if (value < 0) return std::nullopt;
+    bits = (bits << 6) | static_cast<uint32_t>(value);
     held += 6;
     if (held >= 8) {
       held -= 8;
-      bytes.push_back(static_cast<char>((bits >> held) & 0xff));
+      bytes[out++] = static_cast<char>((bits >> held) & 0xff);
     }
   }
+  const int unusedBitsMask = text.size() % 4 == 2 ? 0x0f : text.size() % 4 == 3 ? 0x03 : 0;
+  if (value & unusedBitsMask) return std::nullopt;
+  bytes.resize(out);
   return bytes;
 }
 
@@ -91,9 +69,7 @@ Poco::JSON::Object::Ptr parseObject(const std::string& json) {
   try {
     Poco::JSON::Parser parser;
     parser.setDepth(kMaxClaimDepth);
-    // Not setAllowNullByte(false): POCO 1.11 implements it as a search for the six characters
-    // \u0000 in the raw text, so it also refuses an escaped backslash followed by "u0000". A NUL
-    // in `sub` is refused after decoding (isJsonText) instead.
+    // Not setAllowNullByte(false): see readClaims.
     const Poco::Dynamic::Var value = parser.parse(json);
     if (value.type() != typeid(Poco::JSON::Object::Ptr)) return nullptr;
     return value.extract<Poco::JSON::Object::Ptr>();
@@ -103,33 +79,6 @@ Poco::JSON::Object::Ptr parseObject(const std::string& json) {
 }
 
 bool isString(const Poco::Dynamic::Var& value) { return value.type() == typeid(std::string); }
-
-// A JSON number (RFC 7519 NumericDate may be fractional), as a double; nullopt otherwise.
-std::optional<double> numberOf(const Poco::Dynamic::Var& value) {
-  if (value.isEmpty() || value.isString() || value.isBoolean() || !value.isNumeric()) {
-    return std::nullopt;
-  }
-  try {
-    const double number = value.convert<double>();
-    if (!std::isfinite(number)) return std::nullopt;
-    return number;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-}
-
-// An array of strings (`rooms`, `pub`), or nullopt for any other shape.
-std::optional<std::vector<std::string>> stringsOf(const Poco::Dynamic::Var& value) {
-  if (value.type() != typeid(Poco::JSON::Array::Ptr)) return std::nullopt;
-  const auto& array = *value.extract<Poco::JSON::Array::Ptr>();
-  std::vector<std::string> out;
-  for (size_t i = 0; i < array.size(); ++i) {
-    const Poco::Dynamic::Var item = array.get(static_cast<unsigned>(i));
-    if (!isString(item)) return std::nullopt;
-    out.push_back(item.extract<std::string>());
-  }
-  return out;
-}
 
 template <typename Key>
 Poco::SharedPtr<Key> loadPublicKey(const std::string& pem, const char* what) {
@@ -172,7 +121,26 @@ const char* tokenStatusName(TokenStatus status) {
   return "unknown";
 }
 
-TokenVerifier::TokenVerifier(const VerifierOptions& options) : options_(options) {
+namespace {
+
+// Tells verifiers apart in HeaderMemo: an address can be reused by the next one after a reload.
+std::atomic<uint64_t> nextVerifierId{1};
+
+// The last header this thread accepted, and its algorithm. A token issuer writes the same header
+// on every token ({"alg":"HS256","typ":"JWT"}), so this skips its decoding and parsing, a fifth
+// of a verify. A pure function of the segment and the verifier's family, so it cannot change a
+// verdict; the signature and claims are still checked every time.
+struct HeaderMemo {
+  uint64_t verifier = 0;
+  std::string segment;
+  std::string algorithm;
+};
+thread_local HeaderMemo headerMemo;
+
+}  // namespace
+
+TokenVerifier::TokenVerifier(const VerifierOptions& options)
+    : options_(options), id_(nextVerifierId.fetch_add(1)) {
   const int keys = !options.hmacSecret.empty() + !options.rsaPublicKeyPem.empty() +
                    !options.ecPublicKeyPem.empty();
   if (keys == 0) throw std::invalid_argument("no token key is set");
@@ -183,6 +151,7 @@ TokenVerifier::TokenVerifier(const VerifierOptions& options) : options_(options)
                                   std::to_string(kMinHmacSecretBytes) +
                                   " bytes (e.g. openssl rand -hex 32)");
     }
+    hmac_ = std::make_unique<HmacSha2>(options.hmacSecret);
     family_ = "HS";
   } else if (!options.rsaPublicKeyPem.empty()) {
     rsaKey_ = loadPublicKey<Poco::Crypto::RSAKey>(options.rsaPublicKeyPem, "RSA");
@@ -212,42 +181,54 @@ TokenResult TokenVerifier::verifyOrThrow(std::string_view token, int64_t nowSeco
       first == 0 || second == first + 1 || second + 1 == token.size()) {
     return {TokenStatus::kMalformed, {}};
   }
-  const auto header = decodeBase64Url(token.substr(0, first));
   const auto payload = decodeBase64Url(token.substr(first + 1, second - first - 1));
   const auto signature = decodeBase64Url(token.substr(second + 1));
-  if (!header || !payload || !signature) return {TokenStatus::kMalformed, {}};
-  const Poco::JSON::Object::Ptr headerObject = parseObject(*header);
-  // Parsed before the signature is checked, but nothing in it is believed until then.
-  const Poco::JSON::Object::Ptr claims = parseObject(*payload);
-  if (!headerObject || !claims) return {TokenStatus::kMalformed, {}};
-  if (!headerObject->has("alg") || !isString(headerObject->get("alg"))) {
-    return {TokenStatus::kMalformed, {}};
+  if (!payload || !signature) return {TokenStatus::kMalformed, {}};
+  std::string algorithm;
+  if (const TokenStatus status = checkHeader(token.substr(0, first), algorithm);
+      status != TokenStatus::kValid) {
+    return {status, {}};
   }
-  const std::string algorithm = headerObject->getValue<std::string>("alg");
-  const bool known = algorithm == "HS256" || algorithm == "HS384" || algorithm == "HS512" ||
-                     algorithm == "RS256" || algorithm == "RS384" || algorithm == "RS512" ||
-                     algorithm == "ES256";
-  if (!known || !algorithm.starts_with(family_)) return {TokenStatus::kBadAlgorithm, {}};
-  // RFC 7515 §4.1.11: an extension we would have to understand; we understand none.
-  if (headerObject->has("crit")) return {TokenStatus::kMalformed, {}};
   if (!signatureMatches(algorithm, token.substr(0, second), *signature)) {
     return {TokenStatus::kBadSignature, {}};
   }
+  // Only a signed payload is parsed: a forger's JSON costs us nothing.
+  const std::optional<RawClaims> claims = readClaims(*payload, kMaxClaimDepth);
+  if (!claims) return {TokenStatus::kMalformed, {}};
   return checkClaims(*claims, nowSeconds);
+}
+
+TokenStatus TokenVerifier::checkHeader(std::string_view segment, std::string& algorithm) const {
+  HeaderMemo& memo = headerMemo;
+  if (memo.verifier == id_ && memo.segment == segment) {
+    algorithm = memo.algorithm;
+    return TokenStatus::kValid;
+  }
+  const auto header = decodeBase64Url(segment);
+  if (!header) return TokenStatus::kMalformed;
+  const Poco::JSON::Object::Ptr object = parseObject(*header);
+  if (!object || !object->has("alg") || !isString(object->get("alg"))) {
+    return TokenStatus::kMalformed;
+  }
+  algorithm = object->getValue<std::string>("alg");
+  const bool known = algorithm == "HS256" || algorithm == "HS384" || algorithm == "HS512" ||
+                     algorithm == "RS256" || algorithm == "RS384" || algorithm == "RS512" ||
+                     algorithm == "ES256";
+  if (!known || !algorithm.starts_with(family_)) return TokenStatus::kBadAlgorithm;
+  // RFC 7515 §4.1.11: an extension we would have to understand; we understand none.
+  if (object->has("crit")) return TokenStatus::kMalformed;
+  memo.verifier = id_;
+  memo.segment.assign(segment);
+  memo.algorithm = algorithm;
+  return TokenStatus::kValid;
 }
 
 bool TokenVerifier::signatureMatches(const std::string& algorithm, std::string_view signingInput,
                                      const std::string& signature) const {
   try {
     if (family_ == "HS") {
-      std::string expected;
-      if (algorithm == "HS256") {
-        expected = hmac<Sha256>(options_.hmacSecret, signingInput);
-      } else if (algorithm == "HS384") {
-        expected = hmac<Sha384>(options_.hmacSecret, signingInput);
-      } else {
-        expected = hmac<Sha512>(options_.hmacSecret, signingInput);
-      }
+      const std::string expected = hmac_->sign(std::stoi(algorithm.substr(2)), signingInput);
+      if (expected.empty()) return false;
       return constantTimeEquals(expected, signature);
     }
     const Poco::DigestEngine::Digest bytes(signature.begin(), signature.end());
@@ -269,25 +250,23 @@ bool TokenVerifier::signatureMatches(const std::string& algorithm, std::string_v
   }
 }
 
-TokenResult TokenVerifier::checkClaims(const Poco::JSON::Object& claims, int64_t nowSeconds) const {
+TokenResult TokenVerifier::checkClaims(const RawClaims& claims, int64_t nowSeconds) const {
   TokenResult result{TokenStatus::kBadClaims, {}};
   Identity& identity = result.identity;
   try {
-    if (!claims.has("sub") || !isString(claims.get("sub"))) return result;
-    identity.user = claims.getValue<std::string>("sub");
+    if (!claims.sub.value) return result;
+    identity.user = *claims.sub.value;
     if (identity.user.empty() || identity.user.size() > kMaxSubjectBytes ||
         !isJsonText(identity.user)) {
       return result;
     }
 
+    if (claims.exp.wrongShape || claims.nbf.wrongShape || claims.iat.wrongShape) return result;
     const double now = static_cast<double>(nowSeconds);
     const double leeway = static_cast<double>(options_.leeway.count());
-    std::optional<double> exp, nbf, iat;
-    for (auto [name, slot] : {std::pair{"exp", &exp}, {"nbf", &nbf}, {"iat", &iat}}) {
-      if (!claims.has(name)) continue;
-      *slot = numberOf(claims.get(name));
-      if (!*slot) return result;
-    }
+    const std::optional<double>& exp = claims.exp.value;
+    const std::optional<double>& nbf = claims.nbf.value;
+    const std::optional<double>& iat = claims.iat.value;
     if (exp && now > *exp + leeway) return {TokenStatus::kExpired, {}};
     if ((nbf && now < *nbf - leeway) || (iat && now < *iat - leeway)) {
       return {TokenStatus::kNotYetValid, {}};
@@ -301,52 +280,24 @@ TokenResult TokenVerifier::checkClaims(const Poco::JSON::Object& claims, int64_t
                                              : static_cast<int64_t>(ms);
     }
 
-    if (!options_.issuer.empty()) {
-      if (!claims.has("iss") || !isString(claims.get("iss")) ||
-          claims.getValue<std::string>("iss") != options_.issuer) {
-        return result;
-      }
-    }
+    if (!options_.issuer.empty() && claims.iss.value != options_.issuer) return result;
     if (!options_.audience.empty()) {
-      if (!claims.has("aud")) return result;
-      const Poco::Dynamic::Var aud = claims.get("aud");
-      std::vector<std::string> audiences;
-      if (isString(aud)) {
-        audiences.push_back(aud.extract<std::string>());
-      } else if (auto list = stringsOf(aud)) {
-        audiences = std::move(*list);
-      } else {
-        return result;
-      }
+      if (!claims.aud.value) return result;
+      const std::vector<std::string>& audiences = *claims.aud.value;
       if (std::find(audiences.begin(), audiences.end(), options_.audience) == audiences.end()) {
         return result;
       }
     }
 
-    std::vector<std::string> rooms;
-    if (claims.has("rooms")) {
-      auto list = stringsOf(claims.get("rooms"));
-      if (!list) return result;
-      rooms = std::move(*list);
-    }
-    identity.rooms = RoomPatterns::parse(rooms);
-    if (claims.has("pub")) {
-      auto list = stringsOf(claims.get("pub"));
-      if (!list) return result;
-      identity.publish = RoomPatterns::parse(*list);
-    } else {
-      identity.publish = identity.rooms;
-    }
-    if (claims.has("info")) {
-      const Poco::Dynamic::Var info = claims.get("info");
-      if (info.type() != typeid(Poco::JSON::Object::Ptr)) return result;
-      std::ostringstream compact;
-      info.extract<Poco::JSON::Object::Ptr>()->stringify(compact);
-      identity.infoJson = compact.str();
+    if (claims.rooms.wrongShape || claims.pub.wrongShape || claims.info.wrongShape) return result;
+    identity.rooms = RoomPatterns::parse(claims.rooms.value.value_or(std::vector<std::string>{}));
+    identity.publish = claims.pub.value ? RoomPatterns::parse(*claims.pub.value) : identity.rooms;
+    if (claims.info.value) {
+      identity.infoJson = *claims.info.value;
       if (!isJsonText(identity.infoJson)) return result;  // e.g. a lone "\ud800" escape
     }
   } catch (const std::exception&) {
-    return {TokenStatus::kBadClaims, {}};  // an invalid room pattern, or a claim POCO refused
+    return {TokenStatus::kBadClaims, {}};  // an invalid room pattern
   }
   result.status = TokenStatus::kValid;
   return result;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -13,11 +14,11 @@ namespace Poco::Crypto {
 class RSAKey;
 class ECKey;
 }  // namespace Poco::Crypto
-namespace Poco::JSON {
-class Object;
-}  // namespace Poco::JSON
 
 namespace heimdallr::auth {
+
+class HmacSha2;
+struct RawClaims;
 
 /// Why a token was refused, or that it was not.
 enum class TokenStatus {
@@ -49,10 +50,10 @@ struct VerifierOptions {
 };
 
 /// Verifies compact JWS tokens (RFC 7515/7519) signed with the one configured key. The signature
-/// is checked before any claim is believed; only the key's algorithm family is accepted, so
+/// is checked before the claims are even parsed; only the key's algorithm family is accepted, so
 /// `alg: none` and algorithm confusion (an RS token re-signed as HS with the public key) fail.
-/// HMAC signatures are computed here and compared in constant time (POCO's JWT Signer compares
-/// them with ==); RS and ES go through POCO Crypto (OpenSSL).
+/// HMAC signatures are computed with OpenSSL (HmacSha2) and compared in constant time (POCO's JWT
+/// Signer compares them with ==); RS and ES go through POCO Crypto (OpenSSL).
 ///
 /// Thread-safe once constructed: verify() is const and many loop threads call it at once.
 class TokenVerifier {
@@ -74,12 +75,16 @@ class TokenVerifier {
 
  private:
   TokenResult verifyOrThrow(std::string_view token, int64_t nowSeconds) const;
+  /// Decodes and checks the header segment; kValid with `algorithm` set, or why not.
+  TokenStatus checkHeader(std::string_view segment, std::string& algorithm) const;
   bool signatureMatches(const std::string& algorithm, std::string_view signingInput,
                         const std::string& signature) const;
-  TokenResult checkClaims(const Poco::JSON::Object& claims, int64_t nowSeconds) const;
+  TokenResult checkClaims(const RawClaims& claims, int64_t nowSeconds) const;
 
   VerifierOptions options_;
+  uint64_t id_;  // unique per verifier, for the per-thread header memo
   std::string family_;
+  std::unique_ptr<HmacSha2> hmac_;  // when family_ is "HS"
   Poco::SharedPtr<Poco::Crypto::RSAKey> rsaKey_;
   Poco::SharedPtr<Poco::Crypto::ECKey> ecKey_;
 };

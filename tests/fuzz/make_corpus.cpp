@@ -250,6 +250,24 @@ void subjectSeeds() {
   write(t, "regression_non_ascii_subject", "room.\xc3\xa9\nroom.*\nroom.\x80x\n\xff");
 }
 
+void claimsSeeds() {
+  const std::string t = "claims_reader";
+  write(t, "typical",
+        R"({"sub":"alice","rooms":["team-*","42"],"pub":[],"iat":1800000000,"exp":1800003600})");
+  write(t, "all_claims",
+        R"({"sub":"bob","iss":"https://issuer","aud":["a","b"],"nbf":1.5e9,"iat":1800000000,)"
+        R"("exp":1800003600.25,"rooms":["*"],"pub":["news"],"info":{"name":"Bob","n":[1,2]}})");
+  write(t, "wrong_shapes",
+        R"({"sub":7,"iss":null,"aud":{"x":1},"exp":"soon","nbf":true,"iat":[],"rooms":"r",)"
+        R"("pub":[1],"info":[{}]})");
+  write(t, "duplicates", R"({"sub":1,"sub":"later","rooms":["a"],"rooms":[["nested"]]})");
+  write(t, "nested_decoys",
+        R"({"x":{"sub":"no","rooms":["no"]},"y":[{"exp":1}],"info":{"sub":{"a":[]}},"sub":"u"})");
+  write(t, "numbers", R"({"exp":18446744073709551615,"nbf":-9223372036854775808,"iat":1e400})");
+  write(t, "not_an_object", R"(["sub","alice"])");
+  write(t, "escapes", R"({"sub":"\\u0000\u00e9\ud83d\ude00","info":{"b":"\\","a":"\n"}})");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -263,5 +281,6 @@ int main(int argc, char** argv) {
   configSeeds(argv[2]);
   envelopeSeeds();
   subjectSeeds();
+  claimsSeeds();
   return 0;
 }

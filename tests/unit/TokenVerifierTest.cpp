@@ -771,3 +771,33 @@ TEST(TokenVerifier, one_instance_verifies_from_many_threads) {
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0);
 }
+
+// --- the per-thread header memo
+// -------------------------------------------------------------------
+
+TEST(TokenVerifier, a_remembered_header_never_changes_a_verdict) {
+  const TokenVerifier hs(hmacOptions());
+  const std::string good = hs256(R"({"sub":"a"})");
+  ASSERT_EQ(hs.verify(good, kNow).status, TokenStatus::kValid);
+  // Same header segment, now remembered: the signature and claims are still checked.
+  EXPECT_EQ(hs.verify(withSignature(good, signatureOf(hs256(R"({"sub":"b"})"))), kNow).status,
+            TokenStatus::kBadSignature);
+  EXPECT_EQ(hs.verify(hs256(R"({"rooms":["x"]})"), kNow).status, TokenStatus::kBadClaims);
+  // Other headers on the same verifier and thread are read afresh.
+  EXPECT_EQ(hs.verify(hsToken(R"({"alg":"HS512"})", R"({"sub":"a"})"), kNow).status,
+            TokenStatus::kValid);
+  EXPECT_EQ(hs.verify(hsToken(R"({"alg":"HS256","crit":["x"]})", R"({"sub":"a"})"), kNow).status,
+            TokenStatus::kMalformed);
+  EXPECT_EQ(hs.verify(good, kNow).status, TokenStatus::kValid);
+  // A verifier of another family refuses the header this thread just accepted for HS.
+  VerifierOptions rsa;
+  rsa.rsaPublicKeyPem = rsaKeys().publicPem;
+  EXPECT_EQ(TokenVerifier(rsa).verify(good, kNow).status, TokenStatus::kBadAlgorithm);
+  // So does a new HS verifier with another secret, at whatever address it lands.
+  for (int i = 0; i < 3; ++i) {
+    VerifierOptions other = hmacOptions();
+    other.hmacSecret = std::string(32, static_cast<char>('a' + i));
+    EXPECT_EQ(TokenVerifier(other).verify(good, kNow).status, TokenStatus::kBadSignature);
+    EXPECT_EQ(TokenVerifier(hmacOptions()).verify(good, kNow).status, TokenStatus::kValid);
+  }
+}

@@ -1,0 +1,63 @@
+#include "auth/HmacSha2.h"
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include <array>
+#include <stdexcept>
+
+namespace heimdallr::auth {
+
+struct HmacSha2::Contexts {
+  EVP_MAC* mac = nullptr;
+  std::array<EVP_MAC_CTX*, 3> keyed{};  // SHA-256, SHA-384, SHA-512
+
+  ~Contexts() {
+    for (EVP_MAC_CTX* context : keyed) EVP_MAC_CTX_free(context);
+    EVP_MAC_free(mac);
+  }
+};
+
+namespace {
+
+int slotOf(int bits) { return bits == 256 ? 0 : bits == 384 ? 1 : bits == 512 ? 2 : -1; }
+
+}  // namespace
+
+HmacSha2::HmacSha2(const std::string& secret) : contexts_(std::make_unique<Contexts>()) {
+  contexts_->mac = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
+  if (!contexts_->mac) throw std::runtime_error("OpenSSL has no HMAC");
+  const std::array<const char*, 3> digests = {"SHA256", "SHA384", "SHA512"};
+  for (size_t i = 0; i < digests.size(); ++i) {
+    EVP_MAC_CTX* context = EVP_MAC_CTX_new(contexts_->mac);
+    contexts_->keyed[i] = context;
+    const OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digests[i]), 0),
+        OSSL_PARAM_construct_end()};
+    if (!context || !EVP_MAC_init(context, reinterpret_cast<const unsigned char*>(secret.data()),
+                                  secret.size(), params)) {
+      throw std::runtime_error(std::string("OpenSSL cannot key HMAC-") + digests[i]);
+    }
+  }
+}
+
+HmacSha2::~HmacSha2() = default;
+
+std::string HmacSha2::sign(int bits, std::string_view input) const {
+  const int slot = slotOf(bits);
+  if (slot < 0) return {};
+  // A copy of the keyed context: EVP_MAC_CTX_dup only reads its source, so threads may dup the
+  // same one at once, and the copy is this call's own.
+  EVP_MAC_CTX* context = EVP_MAC_CTX_dup(contexts_->keyed[static_cast<size_t>(slot)]);
+  if (!context) return {};
+  unsigned char out[EVP_MAX_MD_SIZE];
+  size_t length = 0;
+  const bool ok =
+      EVP_MAC_update(context, reinterpret_cast<const unsigned char*>(input.data()), input.size()) &&
+      EVP_MAC_final(context, out, &length, sizeof out);
+  EVP_MAC_CTX_free(context);
+  return ok ? std::string(reinterpret_cast<const char*>(out), length) : std::string();
+}
+
+}  // namespace heimdallr::auth
