@@ -18,7 +18,6 @@ import tempfile
 import time
 
 import procs
-from systems import heimdallr_query
 import report
 import scenarios
 
@@ -27,6 +26,8 @@ BENCH = os.path.dirname(HERE)
 ROOT = os.path.dirname(BENCH)
 
 ALL = ["heimdallr", "socketio", "ws"]
+# S1 and S2 also run heimdallr with auth on, to show what a token per upgrade costs.
+WITH_AUTH = ["heimdallr", "heimdallr_auth", "socketio", "ws"]
 GRID = [(10, 1), (100, 5), (1000, 10), (1000, 50), (1000, 100)]
 
 # S3 room configurations: start at ~5k deliveries/s (profiles may override), x1.5 per step.
@@ -42,9 +43,9 @@ PROFILES = {
     # Seconds, tiny sizes: keeps the harness working in CI; asserts data, never speed.
     "smoke": {
         "S0": {"reps": 1, "micro_conns": 10, "micro_seconds": 0.2, "micro_batch": 16, "redis_requests": 2000},
-        "S1": {"reps": 1, "sizes": [200], "room_size": 100, "systems": ALL, "settle_s": 0.2,
+        "S1": {"reps": 1, "sizes": [200], "room_size": 100, "systems": WITH_AUTH, "settle_s": 0.2,
                "hold_s": 0.5, "conns_per_server": 18000, "connect_timeout_s": 20},
-        "S2": {"reps": 1, "rows": [(10, 1)], "nodes": [1, 2], "systems": ALL, "pub_rate": 10,
+        "S2": {"reps": 1, "rows": [(10, 1)], "nodes": [1, 2], "systems": WITH_AUTH, "pub_rate": 10,
                "burst": 3, "bursts": True, "step_s": 0.5, "warmup_s": 0.3, "settle_s": 0.2, "drain_s": 1},
         "S3": {"reps": 1, "configs": [S3_CONFIGS["room10"]], "systems": ALL, "factor": 1.5, "step_s": 0.3,
                "max_steps": 2, "warmup_s": 0.2, "settle_s": 0.2, "drain_s": 1, "p99_limit_ms": 100},
@@ -55,10 +56,10 @@ PROFILES = {
     # <= 3 minutes: one repetition, the grid's corners, two S3 shapes.
     "quick": {
         "S0": {"reps": 1, "micro_conns": 100, "micro_seconds": 0.5, "micro_batch": 16, "redis_requests": 20000},
-        "S1": {"reps": 1, "sizes": [1000, 10000], "room_size": 100, "systems": ALL, "settle_s": 0.3,
+        "S1": {"reps": 1, "sizes": [1000, 10000], "room_size": 100, "systems": WITH_AUTH, "settle_s": 0.3,
                "hold_s": 0.5, "conns_per_server": 18000, "connect_timeout_s": 60, "settle_tries": 3},
         "S2": {"reps": 1, "rows": [(10, 1), (1000, 10), (1000, 100)], "multi_rows": [(1000, 10)],
-               "nodes": [1, 2], "systems": ALL, "pub_rate": 1, "burst": 3, "bursts": True, "step_s": 1.5,
+               "nodes": [1, 2], "systems": WITH_AUTH, "pub_rate": 1, "burst": 3, "bursts": True, "step_s": 1.5,
                "warmup_s": 1, "settle_s": 0.2, "drain_s": 0.5},
         "S3": {"reps": 1, "configs": [S3_CONFIGS["room100"], S3_CONFIGS["rooms10x1000"]], "systems": ALL,
                "factor": 1.5, "step_s": 0.7, "max_steps": 18, "warmup_s": 0.3, "settle_s": 0.2,
@@ -70,9 +71,9 @@ PROFILES = {
     # <= 30 minutes: everything, three repetitions each.
     "full": {
         "S0": {"reps": 3, "micro_conns": 100, "micro_seconds": 1, "micro_batch": 16, "redis_requests": 100000},
-        "S1": {"reps": 3, "sizes": [1000, 10000, 50000], "room_size": 100, "systems": ALL, "settle_s": 1,
+        "S1": {"reps": 3, "sizes": [1000, 10000, 50000], "room_size": 100, "systems": WITH_AUTH, "settle_s": 1,
                "hold_s": 3, "conns_per_server": 18000, "connect_timeout_s": 180, "settle_tries": 4},
-        "S2": {"reps": 3, "rows": GRID, "nodes": [1, 2, 4], "systems": ALL, "pub_rate": 1, "burst": 3,
+        "S2": {"reps": 3, "rows": GRID, "nodes": [1, 2, 4], "systems": WITH_AUTH, "pub_rate": 1, "burst": 3,
                "bursts": True, "step_s": 2, "warmup_s": 1, "settle_s": 0.5, "drain_s": 1},
         "S3": {"reps": 3, "configs": list(S3_CONFIGS.values()), "systems": ALL, "factor": 1.5,
                "step_s": 1.5, "max_steps": 20, "warmup_s": 0.5, "settle_s": 0.5, "drain_s": 1,
@@ -155,8 +156,8 @@ class Context:
             return float(args[args.index(flag) + 1]) if flag in args else default
         steps = val("--steps", 1) + val("--burst-steps", 0)
         timeout = 120 + val("--settle", 0.5) + val("--warmup", 1) + steps * (val("--step", 5) + val("--drain", 2) + 1)
-        argv = self._taskset([self.loadgen, "run", "--size", str(self.payload), "--label", label] + args
-                             + heimdallr_query(args), self.gen_cpus)
+        argv = self._taskset([self.loadgen, "run", "--size", str(self.payload), "--label", label] + args,
+                             self.gen_cpus)
         with open(os.path.join(self.log_dir, f"loadgen-{label}.log"), "ab") as log:
             try:
                 p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=log, timeout=timeout)

@@ -4,7 +4,7 @@ import os
 import shutil
 import subprocess
 
-TITLES = {"heimdallr": "heimdallr", "socketio": "Socket.IO", "ws": "ws", "http": "Node http"}
+TITLES = {"heimdallr": "heimdallr", "heimdallr_auth": "heimdallr, auth on", "socketio": "Socket.IO", "ws": "ws", "http": "Node http"}
 PEERS = ["socketio", "ws"]
 
 
@@ -31,6 +31,10 @@ def cell(a, digits=3):
     if a.get("n", 1) > 1 and a["min"] != a["max"]:
         return f"{_fmt(a['median'], digits)} ({_fmt(a['min'], digits)}–{_fmt(a['max'], digits)})"
     return _fmt(a["median"], digits)
+
+
+# Our own systems: heimdallr and its variants (auth on). Ratios and losses are against peers only.
+OURS = ("heimdallr", "heimdallr_auth")
 
 
 def ratio(ours, theirs, higher_is_better):
@@ -142,7 +146,7 @@ def write_markdown(results, path, json_name):
             a = r["agg"]
             ours = by.get((r["connections"], "heimdallr"))
             rat = "–"
-            if r["system"] != "heimdallr" and ours:
+            if r["system"] not in OURS and ours:
                 rat, rv = ratio(_med(ours["agg"]["rss_kb_per_conn"]), _med(a["rss_kb_per_conn"]), False)
                 if rv is not None and rv < 1:
                     losses.append(f"S1 idle memory at {r['connections']:,} connections vs {TITLES[r['system']]}: {rv:.2f}×")
@@ -196,7 +200,7 @@ def write_markdown(results, path, json_name):
             a = r["agg"]
             ours = by.get((r["config"], "heimdallr"))
             rat = cpu_rat = "–"
-            if r["system"] != "heimdallr" and ours:
+            if r["system"] not in OURS and ours:
                 rat, rv = ratio(_med(ours["agg"]["delivered_per_s"]), _med(a["delivered_per_s"]), True)
                 cpu_rat, cv = ratio(_med(ours["agg"]["cpu_s_per_million"]), _med(a["cpu_s_per_million"]), False)
                 if rv is not None and rv < 1:
@@ -207,8 +211,8 @@ def write_markdown(results, path, json_name):
             frac = f"{d / fan1:.0%} / {d / fanc:.0%}" if d and fan1 and fanc else "–"
             shape = f"{r['rooms']}×{r['room_size']}" if r["rooms"] > 1 else f"1×{r['room_size']}"
             lp = [rep["last_pass"] for rep in r["reps"] if rep.get("last_pass")]
-            if r["system"] == "heimdallr" and r.get("failed"):
-                losses.append(f"S3 heimdallr {r['config']}: no passing step ({'; '.join(map(str, r['stopped_by']))})")
+            if r["system"] in OURS and r.get("failed"):
+                losses.append(f"S3 {TITLES[r['system']]} {r['config']}: no passing step ({'; '.join(map(str, r['stopped_by']))})")
             rows.append([shape, r["pubs"] * r["rooms"], TITLES[r["system"]], cell(a["delivered_per_s"]),
                          cell(a["offered_rate"]), cell(a["p99"]), cell(a["cpu_s_per_million"]),
                          cell(a["gen_cpu_frac"]), _wait(lp) if lp else "–", frac, rat, cpu_rat,
@@ -234,7 +238,7 @@ def write_markdown(results, path, json_name):
             a = r["agg"]
             ours = by.get((r["connections"], "heimdallr"))
             rat = "–"
-            if r["system"] != "heimdallr" and ours:
+            if r["system"] not in OURS and ours:
                 rat, rv = ratio(_med(ours["agg"]["rps"]), _med(a["rps"]), True)
                 if rv is not None and rv < 1:
                     losses.append(f"S4 req/s at -c{r['connections']} vs Node http: {rv:.2f}×")
@@ -301,7 +305,7 @@ def _latency_tables(md, rows, losses, key, fan1, fanc, rps_redis, grid):
         mode = r.get("mode", "steady")
         ours = by.get((r.get("nodes"), r["subs"], r["pubs"], mode, "heimdallr"))
         rat = "–"
-        if r["system"] != "heimdallr" and ours:
+        if r["system"] not in OURS and ours:
             rat, rv = ratio(_med(ours["agg"]["p99"]), _med(a["p99"]), False)
             _, mv = ratio(_med(ours["agg"]["p50"]), _med(a["p50"]), False)
             where = f"{r['nodes']} node(s), " if grid else ""
@@ -309,8 +313,8 @@ def _latency_tables(md, rows, losses, key, fan1, fanc, rps_redis, grid):
                 if v is not None and v < 1:
                     losses.append(f"{key} {name} {where}{r['subs']}/{r['pubs']} {mode} vs "
                                   f"{TITLES[r['system']]}: {v:.2f}×")
-        if r["system"] == "heimdallr" and r.get("failed"):
-            losses.append(f"{key} heimdallr row failed: {r.get('nodes', 2)} node(s), {r['subs']}/{r['pubs']} "
+        if r["system"] in OURS and r.get("failed"):
+            losses.append(f"{key} {TITLES[r['system']]} row failed: {r.get('nodes', 2)} node(s), {r['subs']}/{r['pubs']} "
                           f"{mode}: {'; '.join(r.get('fail_reasons') or [])}")
         d = _med(a["delivered_per_s"])
         out.append(([r["nodes"]] if grid else []) + [
@@ -358,7 +362,7 @@ def write_plots(results, out_dir, log_dir):
     if "S2" in sc:
         rows = [r for r in sc["S2"]["rows"] if "agg" in r]
         nodes = sorted({r["nodes"] for r in rows})
-        systems = [s for s in ("heimdallr", "socketio", "ws") if any(r["system"] == s for r in rows)]
+        systems = [s for s in ("heimdallr", "heimdallr_auth", "socketio", "ws") if any(r["system"] == s for r in rows)]
         panels = []
         for mode in ("steady", "burst"):
             for n in nodes:
@@ -440,7 +444,7 @@ def write_plots(results, out_dir, log_dir):
 
     if "S1" in sc:
         rows = [r for r in sc["S1"]["rows"] if _med(r["agg"]["rss_kb_per_conn"]) is not None]
-        systems = [s for s in ("heimdallr", "socketio", "ws") if any(r["system"] == s for r in rows)]
+        systems = [s for s in ("heimdallr", "heimdallr_auth", "socketio", "ws") if any(r["system"] == s for r in rows)]
         sizes = sorted({r["connections"] for r in rows})
         if rows:
             fn = os.path.join(data_dir, "s1.dat")

@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from procs import Proc, cpu_seconds, slab_bytes, smaps_rollup, sockstat, stop_all
-from systems import SYSTEMS, Cluster, Redis, heimdallr_query
+from systems import SYSTEMS, Cluster, Redis, query_args
 
 LAT_KEYS = ("mean", "p50", "p99", "p999", "max")
 
@@ -169,7 +169,7 @@ def _s1_once(ctx, p, system, size, per_server, rep):
                     "--connect-timeout", str(p["connect_timeout_s"]), "--label", f"s1-{system}-{size}-{k}"]
             if sources:
                 argv += ["--source", ",".join(sources)]
-            argv += heimdallr_query(argv)
+            argv += query_args(ctx, system)
             gens.append(Proc(f"loadgen-s1-{system}-{size}-{rep}-{k}", argv, ctx.log_dir,
                              cpus=ctx.gen_cpus, stdin=subprocess.PIPE, capture=True))
         opened = failed = 0
@@ -258,6 +258,7 @@ def s2_grid(ctx, p):
                 args = ["--protocol", SYSTEMS[system]["protocol"], "--target", ",".join(cluster.endpoints),
                         "--rooms", "1", "--room-size", str(subs), "--pubs", str(pubs),
                         "--room-prefix", ctx.unique("s2"), "--watch-pid", ",".join(map(str, cluster.pids))]
+                args += query_args(ctx, system)
                 args += _fixed_rate_args(p, p["reps"], p["reps"] if p["bursts"] else 0)
                 rep = ctx.run_loadgen(f"s2-{system}-n{nodes}-{subs}x{pubs}", args)
                 steady, burst = _split_steps(rep, p["reps"])
@@ -293,7 +294,7 @@ def s5_cross_node(ctx, p):
                         "--pubs-separate", "1", "--rooms", "1", "--room-size", str(subs),
                         "--pubs", str(pubs), "--room-prefix", ctx.unique("s5"),
                         "--watch-pid", ",".join(map(str, cluster.pids))]
-                args += _fixed_rate_args(p, p["reps"], 0)
+                args += query_args(ctx, system) + _fixed_rate_args(p, p["reps"], 0)
                 rep = ctx.run_loadgen(f"s5-{system}-{subs}x{pubs}", args)
                 reps, _ = _split_steps(rep, p["reps"])
                 row = {"system": system, "subs": subs, "pubs": pubs, "reps": reps,
@@ -357,6 +358,7 @@ def _s3_once(ctx, p, cfg, system, start_rate, rep):
                 "--steps", str(p["max_steps"]), "--ramp", str(p["factor"]),
                 "--drain", str(p["drain_s"]), "--p99-limit-ms", str(p["p99_limit_ms"]),
                 "--watch-pid", str(cluster.pids[0]), "--connect-concurrency", "512"]
+        args += query_args(ctx, system)
         report = ctx.run_loadgen(f"s3-{system}-{cfg['name']}-{rep}", args)
         steps = [step_summary(s) for s in report.get("steps", []) if not s["warmup"]]
         last_pass, stopped_by = None, "max_steps"

@@ -1,8 +1,10 @@
 """The systems under test, started fresh on loopback: heimdallr (inmem bus for one node, Redis bus
-for several), the Socket.IO peer (redis-adapter for several), the plain ws peer, the Node http
+for several), heimdallr with JWT auth on (the same, every upgrade carrying a token it verifies), the Socket.IO peer (redis-adapter for several), the plain ws peer, the Node http
 peer, and redis-server itself."""
 
 import os
+import secrets
+import subprocess
 
 from procs import Proc, free_port, wait_http_ok
 
@@ -11,18 +13,37 @@ LISTEN_RE = r"listening on [0-9.]+:(\d+)"
 # What each system is called in reports, and which loadgen protocol speaks to it.
 SYSTEMS = {
     "heimdallr": {"title": "heimdallr", "protocol": "heimdallr", "multi_node": True},
+    # heimdallr itself with auth.enabled: what verifying a token per upgrade costs. A variant of
+    # ours, not a peer: the report shows it beside heimdallr but never counts it as a loss.
+    "heimdallr_auth": {"title": "heimdallr, auth on", "protocol": "heimdallr", "multi_node": True,
+                       "variant": True},
     "socketio": {"title": "Socket.IO 4.8", "protocol": "socketio", "multi_node": True},
     "ws": {"title": "ws 8 (Node ceiling)", "protocol": "ws", "multi_node": False},
 }
 
 
-def heimdallr_query(args):
-    """The generator's extra upgrade query for heimdallr, e.g. HEIMDALLR_BENCH_QUERY="token=<jwt>"
-    for an A/B run with auth on (together with HEIMDALLR_BENCH_SET="auth.enabled=true ...")."""
-    query = os.environ.get("HEIMDALLR_BENCH_QUERY", "")
-    if not query or "--protocol" not in args or args[args.index("--protocol") + 1] != "heimdallr":
+def auth_secret_file(ctx):
+    """The HS256 secret the auth variant's nodes verify with, written once per run."""
+    path = os.path.join(ctx.log_dir, "bench-auth.secret")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path
+
+
+def query_args(ctx, system):
+    """The generator's extra upgrade query for `system`: a token for the auth variant, minted once
+    per run by `heimdallr token` (sub bench-user, every room). Every upgrade sends the same token,
+    and the server verifies it in full each time: it keeps no cache of verified tokens."""
+    if system != "heimdallr_auth":
         return []
-    return ["--query", query]
+    if not getattr(ctx, "_auth_token", None):
+        argv = [ctx.server, "token", "--config", os.path.join(ctx.root, "conf/heimdallr.yaml"),
+                "--set", "auth.enabled=true", "--set", f"auth.hmac_secret_file={auth_secret_file(ctx)}",
+                "--sub", "bench-user", "--rooms", "*", "--ttl", "24h"]
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+        ctx._auth_token = out.strip().splitlines()[-1]
+    return ["--query", "token=" + ctx._auth_token]
 
 
 class Redis:
@@ -64,7 +85,7 @@ class Cluster:
     def _start_node(self, k, tag):
         ctx = self.ctx
         name = f"{self.system}{tag}-node{k + 1}"
-        if self.system == "heimdallr":
+        if self.system in ("heimdallr", "heimdallr_auth"):
             argv = [ctx.server, "--config", os.path.join(ctx.root, "conf/heimdallr.yaml"),
                     "--set", "server.port=0", "--set", "server.host=127.0.0.1",
                     "--set", f"server.io_threads={ctx.io_threads}",
@@ -78,6 +99,9 @@ class Cluster:
                 argv += ["--set", "bus.plugin=redis", "--set", f"bus.redis.port={self.redis.port}"]
             else:
                 argv += ["--set", "bus.plugin=inmem"]
+            if self.system == "heimdallr_auth":
+                argv += ["--set", "auth.enabled=true",
+                         "--set", f"auth.hmac_secret_file={auth_secret_file(ctx)}"]
             # A/B runs of one setting, e.g. HEIMDALLR_BENCH_SET="metrics.enabled=false".
             for setting in os.environ.get("HEIMDALLR_BENCH_SET", "").split():
                 argv += ["--set", setting]
