@@ -5,6 +5,8 @@
 #include <openssl/params.h>
 
 #include <array>
+#include <atomic>
+#include <cstdint>
 #include <stdexcept>
 
 namespace heimdallr::auth {
@@ -23,9 +25,30 @@ namespace {
 
 int slotOf(int bits) { return bits == 256 ? 0 : bits == 384 ? 1 : bits == 512 ? 2 : -1; }
 
+std::atomic<uint64_t> nextId{1};
+
+// This thread's working copies of one HmacSha2's keyed contexts, made on first use and then
+// re-initialised per call (EVP_MAC_init without a key keeps the key): a verify allocates nothing.
+// A copy of an old secret stays here after a reload until this thread verifies under the new one.
+struct ThreadCopies {
+  uint64_t owner = 0;
+  std::array<EVP_MAC_CTX*, 3> contexts{};
+
+  void reset(uint64_t id) {
+    for (EVP_MAC_CTX*& context : contexts) {
+      EVP_MAC_CTX_free(context);
+      context = nullptr;
+    }
+    owner = id;
+  }
+  ~ThreadCopies() { reset(0); }
+};
+thread_local ThreadCopies threadCopies;
+
 }  // namespace
 
-HmacSha2::HmacSha2(const std::string& secret) : contexts_(std::make_unique<Contexts>()) {
+HmacSha2::HmacSha2(const std::string& secret)
+    : contexts_(std::make_unique<Contexts>()), id_(nextId.fetch_add(1)) {
   contexts_->mac = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
   if (!contexts_->mac) throw std::runtime_error("OpenSSL has no HMAC");
   const std::array<const char*, 3> digests = {"SHA256", "SHA384", "SHA512"};
@@ -47,16 +70,18 @@ HmacSha2::~HmacSha2() = default;
 std::string HmacSha2::sign(int bits, std::string_view input) const {
   const int slot = slotOf(bits);
   if (slot < 0) return {};
-  // A copy of the keyed context: EVP_MAC_CTX_dup only reads its source, so threads may dup the
-  // same one at once, and the copy is this call's own.
-  EVP_MAC_CTX* context = EVP_MAC_CTX_dup(contexts_->keyed[static_cast<size_t>(slot)]);
+  ThreadCopies& copies = threadCopies;
+  if (copies.owner != id_) copies.reset(id_);
+  EVP_MAC_CTX*& context = copies.contexts[static_cast<size_t>(slot)];
+  // EVP_MAC_CTX_dup only reads its source, so every thread may copy the shared one at once.
+  if (!context) context = EVP_MAC_CTX_dup(contexts_->keyed[static_cast<size_t>(slot)]);
   if (!context) return {};
   unsigned char out[EVP_MAX_MD_SIZE];
   size_t length = 0;
   const bool ok =
+      EVP_MAC_init(context, nullptr, 0, nullptr) &&
       EVP_MAC_update(context, reinterpret_cast<const unsigned char*>(input.data()), input.size()) &&
       EVP_MAC_final(context, out, &length, sizeof out);
-  EVP_MAC_CTX_free(context);
   return ok ? std::string(reinterpret_cast<const char*>(out), length) : std::string();
 }
 

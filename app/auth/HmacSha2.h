@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -7,8 +8,9 @@
 namespace heimdallr::auth {
 
 /// HMAC-SHA256/384/512 (RFC 2104) under one secret, computed by OpenSSL's EVP_MAC. The secret is
-/// keyed into one context per digest at construction; each call duplicates that context, so the
-/// key schedule is not redone per token and concurrent calls share nothing mutable.
+/// keyed into one context per digest at construction; each thread works on its own copy of it,
+/// re-initialised per call, so the key schedule is not redone per token, a call allocates nothing
+/// but its result, and concurrent calls share nothing mutable.
 ///
 /// OpenSSL directly rather than POCO: Poco::HMACEngine over Poco::SHA2Engine is portable C, 1.8 us
 /// for a 170-byte token here against 0.5 us (SHA extensions); over Poco::Crypto::DigestEngine it
@@ -31,6 +33,7 @@ class HmacSha2 {
  private:
   struct Contexts;
   std::unique_ptr<Contexts> contexts_;
+  uint64_t id_;  // unique per instance: which one a thread's working copies belong to
 };
 
 }  // namespace heimdallr::auth

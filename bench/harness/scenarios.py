@@ -156,6 +156,7 @@ def _s1_once(ctx, p, system, size, per_server, rep):
         time.sleep(0.5)
         base = {pid: smaps_rollup(pid) for pid in pids}
         base_sock, base_slab = sockstat(), slab_bytes()
+        query = query_args(ctx, system)  # may mint a token: not part of the connect time
         t0 = time.monotonic()
         for k, c in enumerate(clusters):
             n = size // servers + (1 if k < size % servers else 0)
@@ -169,7 +170,7 @@ def _s1_once(ctx, p, system, size, per_server, rep):
                     "--connect-timeout", str(p["connect_timeout_s"]), "--label", f"s1-{system}-{size}-{k}"]
             if sources:
                 argv += ["--source", ",".join(sources)]
-            argv += query_args(ctx, system)
+            argv += query
             gens.append(Proc(f"loadgen-s1-{system}-{size}-{rep}-{k}", argv, ctx.log_dir,
                              cpus=ctx.gen_cpus, stdin=subprocess.PIPE, capture=True))
         opened = failed = 0
