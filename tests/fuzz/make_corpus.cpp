@@ -268,6 +268,22 @@ void claimsSeeds() {
   write(t, "escapes", R"({"sub":"\\u0000\u00e9\ud83d\ude00","info":{"b":"\\","a":"\n"}})");
 }
 
+void v2CommandSeeds() {
+  const std::string t = "v2_command";
+  write(t, "connect", R"({"id":1,"connect":{"token":"a.b.c","name":"alice"}})");
+  write(t, "join_since", R"({"id":2,"join":{"room":"42","since":{"offset":17,"epoch":"e1"}}})");
+  write(t, "leave", R"({"id":3,"leave":{"room":"42"}})");
+  write(t, "publish_object",
+        R"({"id":4,"publish":{"room":"42","data":{"text":"hi","n":[1,2.5]}}})");
+  write(t, "publish_string", R"({"id":4,"publish":{"room":"42","data":"caf\u00e9 \"q\""}})");
+  write(t, "presence", R"({"id":5,"presence":{"room":"42"}})");
+  write(t, "history",
+        R"({"id":6,"history":{"room":"42","since":{"offset":0,"epoch":"x"},"limit":100}})");
+  write(t, "refresh", R"({"id":7,"refresh":{"token":"t"}})");
+  write(t, "errors", R"({"id":18446744073709551615,"join":{"room":"a b","since":{"offset":-1}}})");
+  write(t, "two_commands", R"({"id":1,"join":{"room":"a"},"leave":{"room":"a"},"id":2})");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -282,5 +298,6 @@ int main(int argc, char** argv) {
   envelopeSeeds();
   subjectSeeds();
   claimsSeeds();
+  v2CommandSeeds();
   return 0;
 }
