@@ -213,6 +213,7 @@ class ClaimsHandler : public Poco::JSON::Handler {
                            : slot_ == Slot::kIat ? &claims.iat
                                                  : nullptr;
     if (!claim) return scalarAtMember();
+    // Defensive: POCO 1.11 refuses a number that overflows a double (1e400) before we see it.
     if (std::isfinite(v)) {
       set(*claim, v);
     } else {

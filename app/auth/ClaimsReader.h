@@ -28,7 +28,7 @@ struct RawClaims {
 /// claims above, instead of building a tree of Dynamic::Var: the tree was most of a verify. Later
 /// duplicates of a key win, as in a Poco::JSON::Object. Nesting is limited to `maxDepth`.
 /// Returns nullopt when the text is not JSON or not an object. A pure function, thread-safe;
-/// fuzzed through tests/fuzz/token_verifier.
+/// fuzzed against that tree (tests/fuzz/claims_reader).
 std::optional<RawClaims> readClaims(const std::string& json, int maxDepth);
 
 }  // namespace heimdallr::auth

@@ -1,6 +1,7 @@
 #include "auth/HmacSha2.h"
 
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
@@ -29,7 +30,9 @@ std::atomic<uint64_t> nextId{1};
 
 // This thread's working copies of one HmacSha2's keyed contexts, made on first use and then
 // re-initialised per call (EVP_MAC_init without a key keeps the key): a verify allocates nothing.
-// A copy of an old secret stays here after a reload until this thread verifies under the new one.
+// One instance at a time: a thread that alternates between two (briefly, around a SIGHUP reload)
+// copies afresh at each switch. A copy of an old secret stays in a thread's memory after a reload
+// until that thread next verifies a token.
 struct ThreadCopies {
   uint64_t owner = 0;
   std::array<EVP_MAC_CTX*, 3> contexts{};
@@ -82,7 +85,14 @@ std::string HmacSha2::sign(int bits, std::string_view input) const {
       EVP_MAC_init(context, nullptr, 0, nullptr) &&
       EVP_MAC_update(context, reinterpret_cast<const unsigned char*>(input.data()), input.size()) &&
       EVP_MAC_final(context, out, &length, sizeof out);
-  return ok ? std::string(reinterpret_cast<const char*>(out), length) : std::string();
+  if (!ok) {
+    // A copy in an unknown state is not reused; the next call copies afresh.
+    EVP_MAC_CTX_free(context);
+    context = nullptr;
+    ERR_clear_error();
+    return {};
+  }
+  return std::string(reinterpret_cast<const char*>(out), length);
 }
 
 }  // namespace heimdallr::auth

@@ -20,4 +20,18 @@ inline bool isJsonText(std::string_view text) {
   return text.find('\0') == std::string_view::npos && ws::Utf8Validator::isValid(text);
 }
 
+/// Whether JSON `text` holds a \u0000 escape (one whose backslash is not itself escaped). POCO
+/// 1.11 builds object keys with std::string(const char*), so such a key is cut at the NUL:
+/// {"sub":"alice","sub\u0000x":"admin"} would read as a later `sub`. Claims never need a NUL, so
+/// the verifier refuses these payloads outright. Thread-safe (pure).
+inline bool hasEscapedNul(std::string_view text) {
+  for (size_t at = text.find("\\u0000"); at != std::string_view::npos;
+       at = text.find("\\u0000", at + 1)) {
+    size_t backslashes = 0;
+    while (at > backslashes && text[at - 1 - backslashes] == '\\') ++backslashes;
+    if (backslashes % 2 == 0) return true;
+  }
+  return false;
+}
+
 }  // namespace heimdallr::auth

@@ -192,7 +192,9 @@ TokenResult TokenVerifier::verifyOrThrow(std::string_view token, int64_t nowSeco
   if (!signatureMatches(algorithm, token.substr(0, second), *signature)) {
     return {TokenStatus::kBadSignature, {}};
   }
-  // Only a signed payload is parsed: a forger's JSON costs us nothing.
+  // Only a signed payload is parsed: a forger's JSON costs us nothing. A NUL would let one key
+  // pass for another (hasEscapedNul), and no claim needs one.
+  if (hasEscapedNul(*payload)) return {TokenStatus::kBadClaims, {}};
   const std::optional<RawClaims> claims = readClaims(*payload, kMaxClaimDepth);
   if (!claims) return {TokenStatus::kMalformed, {}};
   return checkClaims(*claims, nowSeconds);
@@ -205,7 +207,7 @@ TokenStatus TokenVerifier::checkHeader(std::string_view segment, std::string& al
     return TokenStatus::kValid;
   }
   const auto header = decodeBase64Url(segment);
-  if (!header) return TokenStatus::kMalformed;
+  if (!header || hasEscapedNul(*header)) return TokenStatus::kMalformed;
   const Poco::JSON::Object::Ptr object = parseObject(*header);
   if (!object || !object->has("alg") || !isString(object->get("alg"))) {
     return TokenStatus::kMalformed;

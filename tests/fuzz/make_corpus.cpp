@@ -263,7 +263,8 @@ void claimsSeeds() {
   write(t, "duplicates", R"({"sub":1,"sub":"later","rooms":["a"],"rooms":[["nested"]]})");
   write(t, "nested_decoys",
         R"({"x":{"sub":"no","rooms":["no"]},"y":[{"exp":1}],"info":{"sub":{"a":[]}},"sub":"u"})");
-  write(t, "numbers", R"({"exp":18446744073709551615,"nbf":-9223372036854775808,"iat":1e400})");
+  write(t, "numbers", R"({"exp":18446744073709551615,"nbf":-9223372036854775808,"iat":1.5})");
+  write(t, "number_overflow", R"({"sub":"a","iat":1e400})");
   write(t, "not_an_object", R"(["sub","alice"])");
   write(t, "escapes", R"({"sub":"\\u0000\u00e9\ud83d\ude00","info":{"b":"\\","a":"\n"}})");
 }

@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 
 #include <atomic>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -793,11 +794,27 @@ TEST(TokenVerifier, a_remembered_header_never_changes_a_verdict) {
   VerifierOptions rsa;
   rsa.rsaPublicKeyPem = rsaKeys().publicPem;
   EXPECT_EQ(TokenVerifier(rsa).verify(good, kNow).status, TokenStatus::kBadAlgorithm);
-  // So does a new HS verifier with another secret, at whatever address it lands.
+  // Verifiers of another family made and dropped in turn, likely at the address of the last:
+  // each refuses the header that this thread remembers for an HS verifier.
+  VerifierOptions ec;
+  ec.ecPublicKeyPem = ecKeys().publicPem;
   for (int i = 0; i < 3; ++i) {
-    VerifierOptions other = hmacOptions();
-    other.hmacSecret = std::string(32, static_cast<char>('a' + i));
-    EXPECT_EQ(TokenVerifier(other).verify(good, kNow).status, TokenStatus::kBadSignature);
-    EXPECT_EQ(TokenVerifier(hmacOptions()).verify(good, kNow).status, TokenStatus::kValid);
+    std::optional<TokenVerifier> other;
+    other.emplace(i % 2 ? rsa : ec);
+    EXPECT_EQ(other->verify(good, kNow).status, TokenStatus::kBadAlgorithm);
+    other.reset();
+    other.emplace(hmacOptions());
+    EXPECT_EQ(other->verify(good, kNow).status, TokenStatus::kValid);
   }
+}
+
+TEST(TokenVerifier, refuses_an_escaped_nul_that_would_cut_a_key_short) {
+  // POCO reads the key "sub\u0000x" as "sub": without the check this token would be "admin".
+  EXPECT_EQ(hsStatus(hs256(R"({"sub":"alice","sub\u0000x":"admin"})")), TokenStatus::kBadClaims);
+  EXPECT_EQ(hsStatus(hs256(R"({"sub":"alice","info":{"k\u0000":1}})")), TokenStatus::kBadClaims);
+  EXPECT_EQ(hsStatus(hsToken(R"({"alg":"HS256","alg\u0000":"x"})", R"({"sub":"a"})")),
+            TokenStatus::kMalformed);
+  // An escaped backslash before "u0000" is no NUL; one before a real escape does not hide it.
+  EXPECT_EQ(hsStatus(hs256(R"({"sub":"alice","note\\u0000":1})")), TokenStatus::kValid);
+  EXPECT_EQ(hsStatus(hs256(R"({"sub":"alice","note":"\\\u0000"})")), TokenStatus::kBadClaims);
 }
