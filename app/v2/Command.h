@@ -5,17 +5,14 @@
 #include <string>
 #include <variant>
 
+#include "history/StreamPosition.h"
+
 /// The commands a client sends in protocol v2 (docs/PROTOCOL.md), as parsed from one text frame.
 /// Plain data: every field has been checked for shape (room ids valid, offsets unsigned), not yet
 /// against the session, the token or the config.
 namespace heimdallr::v2 {
 
-/// The last message of a room's stream a client has seen: its offset, in that epoch.
-struct StreamPosition {
-  uint64_t offset = 0;
-  std::string epoch;
-  bool operator==(const StreamPosition&) const = default;
-};
+using history::StreamPosition;
 
 struct ConnectCommand {
   std::string token;  // "" when absent (auth off)
