@@ -47,6 +47,10 @@ std::string mintToken(const MintRequest& request, const std::string& algorithm,
   claims.set("rooms", arrayOf(request.rooms));
   if (request.publish) claims.set("pub", arrayOf(*request.publish));
   if (!request.infoJson.empty()) {
+    // The verifier refuses any NUL in a token (hasEscapedNul), so the minter does too.
+    if (hasEscapedNul(request.infoJson) || request.infoJson.find('\0') != std::string::npos) {
+      throw std::invalid_argument("info must not hold a NUL (\\u0000)");
+    }
     Poco::Dynamic::Var info;
     try {
       Poco::JSON::Parser parser;

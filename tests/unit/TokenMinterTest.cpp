@@ -148,12 +148,20 @@ TEST(TokenMinter, round_trips_a_non_ascii_user_and_control_characters) {
 TEST(TokenMinter, info_as_deep_as_the_verifier_allows_round_trips) {
   MintRequest r = request();
   r.infoJson = std::string(14, '[');
-  r.infoJson = "{\"a\":" + r.infoJson + std::string(14, ']') + ",\"nul\":\"\\u0000\"}";
+  r.infoJson = "{\"a\":" + r.infoJson + std::string(14, ']') + ",\"b\":\"\\\\u0000\"}";
   const auto result = TokenVerifier(hmacOptions()).verify(mintToken(r, "HS256", kSecret), kNow);
   ASSERT_EQ(result.status, TokenStatus::kValid);
-  EXPECT_NE(result.identity.infoJson.find("\\u0000"), std::string::npos)
+  EXPECT_NE(result.identity.infoJson.find("\\\\u0000"), std::string::npos)
       << result.identity.infoJson;
   r.infoJson = "{\"a\":" + std::string(15, '[') + std::string(15, ']') + "}";
+  EXPECT_THROW(mintToken(r, "HS256", kSecret), std::invalid_argument);
+}
+
+TEST(TokenMinter, refuses_info_with_a_nul_as_the_verifier_would) {
+  MintRequest r = request();
+  r.infoJson = R"({"nul":"\u0000"})";
+  EXPECT_THROW(mintToken(r, "HS256", kSecret), std::invalid_argument);
+  r.infoJson = R"({"k\u0000":1})";
   EXPECT_THROW(mintToken(r, "HS256", kSecret), std::invalid_argument);
 }
 
