@@ -5,6 +5,7 @@
 
 #include "ws/CloseCode.h"
 #include "ws/FrameEncoder.h"
+#include "ws/RawRelay.h"
 
 namespace heimdallr::ws {
 
@@ -12,18 +13,16 @@ WsSession::WsSession(server::ServerContext& context, net::Connection& connection
                      std::string roomId, std::string clientIp, const auth::Identity* identity)
     : context_(context),
       connection_(connection),
-      roomId_(std::move(roomId)),
       clientIp_(std::move(clientIp)),
       decoder_(Role::kServer, context.config.limits.maxMessageBytes),
-      rateLimit_(context.config.limits.messagesPerSecond, context.config.limits.burst,
-                 connection.loop().nowMs()),
       lastActivityMs_(connection.loop().nowMs()),
       metrics_(context.config.metrics.enabled ? &context.metrics.loop(connection.loop().index())
                                               : nullptr) {
   ++context_.sessions;
   if (metrics_) metrics_->connectionsOpened.add();
+  bool mayPublish = true;
   if (identity) {
-    mayPublish_ = identity->publish.matches(roomId_);
+    mayPublish = identity->publish.matches(roomId);
     if (identity->expiresAtMs > 0) {
       // exp is wall-clock time; the loop clock is monotonic. Convert once, here, so a tick costs
       // a comparison. The leeway the upgrade allowed is allowed here too.
@@ -37,10 +36,9 @@ WsSession::WsSession(server::ServerContext& context, net::Connection& connection
           connection.loop().nowMs() + static_cast<uint64_t>(std::max<int64_t>(1, leftMs));
     }
     identity_.reset(new auth::SessionIdentity{identity->user, identity->infoJson});
-    context_.users.add(loopIndex(), identity_->user, &connection_);
+    context_.users.add(connection_.loop().index(), identity_->user, &connection_);
   }
-  context_.hub.join(*this);
-  joined_ = true;
+  handler_ = std::make_unique<RawRelay>(*this, std::move(roomId), mayPublish);
 }
 
 WsSession::~WsSession() {
@@ -71,14 +69,11 @@ void WsSession::onTick(net::Connection&, uint64_t nowMs) {
   }
 }
 
-// End of a loop iteration, outside any fan-out: safe to leave the room's member list.
+// End of a loop iteration, outside any fan-out: the handler may leave its rooms.
 void WsSession::onClosing(net::Connection&) {
   if (metrics_) metrics_->closed(closeReason_);
   forgetUser();
-  if (joined_) {
-    joined_ = false;
-    context_.hub.leave(*this);
-  }
+  handler_->onClosing();
 }
 
 void WsSession::onShutdown(net::Connection&) {
@@ -99,44 +94,14 @@ void WsSession::onEvicted(net::Connection&) {
 
 void WsSession::forgetUser() {
   if (!identity_) return;
-  context_.users.remove(loopIndex(), identity_->user, &connection_);
+  context_.users.remove(connection_.loop().index(), identity_->user, &connection_);
   identity_.reset();
-}
-
-// Fan-out hot path: one shared frame, no copy, no lock.
-bool WsSession::deliver(const net::SharedBuffer& frame) {
-  if (connection_.state() != net::Connection::State::kOpen) return false;
-  if (connection_.send(frame)) return true;
-  closeWith(close_code::kSlowConsumer, "slow consumer", /*discardQueued=*/true);
-  return false;
 }
 
 void WsSession::onMessage(Opcode opcode, std::string&& payload) {
   if (connection_.state() != net::Connection::State::kOpen) return;
   if (metrics_) metrics_->messagesReceived.add();
-  if (!mayPublish_) {
-    // A read-only member (the token's `pub`): the raw protocol cannot answer a message, so the
-    // session is closed and the message counted, never dropped in silence.
-    if (metrics_) metrics_->dropped(metrics::DropReason::kForbidden);
-    closeWith(close_code::kForbidden, "publishing in this room is not allowed");
-    return;
-  }
-  const uint64_t nowMs = connection_.loop().nowMs();
-  if (!rateLimit_.tryTake(nowMs)) {
-    if (context_.config.limits.rateLimitAction == "close") {
-      closeWith(close_code::kRateLimited, "rate limit exceeded");
-      return;
-    }
-    if (metrics_) metrics_->dropped(metrics::DropReason::kRateLimited);
-    // Stop reading until a tenth of a second's tokens are back. What this read brought is dropped
-    // here; what the flooder sends meanwhile waits in the kernel, TCP stalls its sender, and the
-    // loop spends no time on it.
-    const uint64_t tenthOfASecond =
-        std::max<uint64_t>(1, context_.config.limits.messagesPerSecond / 10);
-    connection_.pauseReading(rateLimit_.msUntil(tenthOfASecond, nowMs));
-    return;
-  }
-  context_.hub.publish(*this, opcode, std::move(payload));
+  handler_->onMessage(opcode, std::move(payload));
 }
 
 void WsSession::onPing(std::string_view payload) {

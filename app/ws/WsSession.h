@@ -8,25 +8,27 @@
 #include "metrics/LoopMetrics.h"
 #include "net/Connection.h"
 #include "net/Protocol.h"
-#include "room/RoomMember.h"
 #include "server/ServerContext.h"
+#include "ws/CloseCode.h"
 #include "ws/FrameDecoder.h"
-#include "ws/TokenBucket.h"
+#include "ws/MessageHandler.h"
 
 namespace heimdallr::ws {
 
-/// One WebSocket connection after the upgrade: decodes the client's frames, relays its messages to
-/// its room, answers pings, pings when idle, and closes with the right code on bad input.
-/// Loop thread only (it is a Protocol of a Connection owned by that loop).
-class WsSession : public net::Protocol, public room::RoomMember, private FrameDecoder::Handler {
+/// One WebSocket connection after the upgrade, as a transport: decodes the client's frames,
+/// answers pings, pings when idle, ends the session when its token expires, and closes with the
+/// right code on bad input. What the messages mean is its MessageHandler's business (RawRelay for
+/// ws://host/{room}). Loop thread only (it is a Protocol of a Connection owned by that loop).
+class WsSession : public net::Protocol, private FrameDecoder::Handler {
  public:
   /// How long a closing session waits for the peer's EOF after our close frame.
   static constexpr uint64_t kCloseLingerMs = 2000;
 
-  /// `clientIp` holds a slot taken from context.sessionsPerIp, given back by the destructor.
-  /// `identity` is the verified token's (null when auth is off): it decides here whether this
-  /// session may publish in its room and when it ends (exp); the session keeps only the user and
-  /// info of it, so an authenticated session costs a few dozen bytes more, not its patterns.
+  /// A session of the raw protocol in `roomId` (a RawRelay). `clientIp` holds a slot taken from
+  /// context.sessionsPerIp, given back by the destructor. `identity` is the verified token's
+  /// (null when auth is off): it decides here whether this session may publish in its room and
+  /// when it ends (exp); the session keeps only the user and info of it, so an authenticated
+  /// session costs a few dozen bytes more, not its patterns.
   WsSession(server::ServerContext& context, net::Connection& connection, std::string roomId,
             std::string clientIp, const auth::Identity* identity = nullptr);
   ~WsSession() override;
@@ -39,10 +41,23 @@ class WsSession : public net::Protocol, public room::RoomMember, private FrameDe
   bool onDrain(net::Connection& connection, uint64_t reconnectHintMs) override;
   void onEvicted(net::Connection& connection) override;
 
-  // room::RoomMember
-  const std::string& roomId() const override { return roomId_; }
-  int loopIndex() const override { return connection_.loop().index(); }
-  bool deliver(const net::SharedBuffer& frame) override;
+  /// Queues an encoded frame shared with other sessions (the fan-out hot path: no copy, no
+  /// lock). A full send queue closes the session as a slow consumer. Returns whether it queued.
+  bool deliver(const net::SharedBuffer& frame) {
+    if (connection_.state() != net::Connection::State::kOpen) return false;
+    if (connection_.send(frame)) return true;
+    closeWith(close_code::kSlowConsumer, "slow consumer", /*discardQueued=*/true);
+    return false;
+  }
+
+  /// Sends a close frame and closes gracefully. `discardQueued` drops frames not yet on the wire
+  /// (a slow consumer's backlog) so its memory is freed at once.
+  void closeWith(uint16_t code, std::string_view reason, bool discardQueued = false);
+
+  server::ServerContext& context() { return context_; }
+  net::Connection& connection() { return connection_; }
+  /// This loop's metrics; null when metrics are disabled.
+  metrics::LoopMetrics* metrics() { return metrics_; }
 
  private:
   // FrameDecoder::Handler
@@ -51,9 +66,6 @@ class WsSession : public net::Protocol, public room::RoomMember, private FrameDe
   void onPong(std::string_view payload) override;
   void onClose(uint16_t code, std::string_view reason) override;
 
-  /// Sends a close frame and closes gracefully. `discardQueued` drops frames not yet on the wire
-  /// (a slow consumer's backlog) so its memory is freed at once.
-  void closeWith(uint16_t code, std::string_view reason, bool discardQueued = false);
   /// The metrics label for a close we start with `code`.
   static metrics::CloseReason reasonFor(uint16_t code);
   /// Leaves the per-user index of /api/disconnect, once.
@@ -61,19 +73,16 @@ class WsSession : public net::Protocol, public room::RoomMember, private FrameDe
 
   server::ServerContext& context_;
   net::Connection& connection_;
-  const std::string roomId_;
   const std::string clientIp_;
   std::unique_ptr<const auth::SessionIdentity> identity_;  // null with auth off
   FrameDecoder decoder_;
-  TokenBucket rateLimit_;
-  bool joined_ = false;
-  bool mayPublish_ = true;    // the token's `pub` covers the room (always, with auth off)
   uint64_t expiresAtMs_ = 0;  // loop clock; 0 = never (auth off, or a token without exp)
   uint64_t lastActivityMs_;
   uint64_t pingSentMs_ = 0;
   bool pingOutstanding_ = false;
   metrics::LoopMetrics* metrics_;  // this loop's; null when metrics are disabled
   metrics::CloseReason closeReason_ = metrics::CloseReason::kAbnormal;  // until a handshake says
+  std::unique_ptr<MessageHandler> handler_;  // last: destroyed first, while the rest still lives
 };
 
 }  // namespace heimdallr::ws

@@ -1,0 +1,61 @@
+#include "ws/RawRelay.h"
+
+#include <algorithm>
+
+#include "ws/CloseCode.h"
+#include "ws/WsSession.h"
+
+namespace heimdallr::ws {
+
+RawRelay::RawRelay(WsSession& session, std::string roomId, bool mayPublish)
+    : session_(session),
+      roomId_(std::move(roomId)),
+      rateLimit_(session.context().config.limits.messagesPerSecond,
+                 session.context().config.limits.burst, session.connection().loop().nowMs()),
+      mayPublish_(mayPublish) {
+  session_.context().hub.join(*this);
+  joined_ = true;
+}
+
+int RawRelay::loopIndex() const { return session_.connection().loop().index(); }
+
+// Fan-out hot path: one shared frame, no copy, no lock.
+bool RawRelay::deliver(const net::SharedBuffer& frame) { return session_.deliver(frame); }
+
+void RawRelay::onMessage(Opcode opcode, std::string&& payload) {
+  server::ServerContext& context = session_.context();
+  metrics::LoopMetrics* metrics = session_.metrics();
+  if (!mayPublish_) {
+    // A read-only member (the token's `pub`): the raw protocol cannot answer a message, so the
+    // session is closed and the message counted, never dropped in silence.
+    if (metrics) metrics->dropped(metrics::DropReason::kForbidden);
+    session_.closeWith(close_code::kForbidden, "publishing in this room is not allowed");
+    return;
+  }
+  net::Connection& connection = session_.connection();
+  const uint64_t nowMs = connection.loop().nowMs();
+  if (!rateLimit_.tryTake(nowMs)) {
+    if (context.config.limits.rateLimitAction == "close") {
+      session_.closeWith(close_code::kRateLimited, "rate limit exceeded");
+      return;
+    }
+    if (metrics) metrics->dropped(metrics::DropReason::kRateLimited);
+    // Stop reading until a tenth of a second's tokens are back. What this read brought is dropped
+    // here; what the flooder sends meanwhile waits in the kernel, TCP stalls its sender, and the
+    // loop spends no time on it.
+    const uint64_t tenthOfASecond =
+        std::max<uint64_t>(1, context.config.limits.messagesPerSecond / 10);
+    connection.pauseReading(rateLimit_.msUntil(tenthOfASecond, nowMs));
+    return;
+  }
+  context.hub.publish(*this, opcode, std::move(payload));
+}
+
+// End of a loop iteration, outside any fan-out: safe to leave the room's member list.
+void RawRelay::onClosing() {
+  if (!joined_) return;
+  joined_ = false;
+  session_.context().hub.leave(*this);
+}
+
+}  // namespace heimdallr::ws
