@@ -31,7 +31,8 @@ struct FieldError {
   std::string message;
 };
 
-// A JSON integer >= 0 (POCO hands integers over as Int64, or UInt64 beyond its range).
+// A JSON integer >= 0. POCO 1.11 hands integers over as Int64, or UInt64 beyond its range, and
+// anything with a point or an exponent as a double (refused: not an integer).
 std::optional<uint64_t> unsignedOf(const Var& value) {
   const std::type_info& type = value.type();
   if (type == typeid(Poco::UInt64)) return value.extract<Poco::UInt64>();
@@ -39,11 +40,6 @@ std::optional<uint64_t> unsignedOf(const Var& value) {
     const Poco::Int64 number = value.extract<Poco::Int64>();
     if (number >= 0) return static_cast<uint64_t>(number);
   }
-  if (type == typeid(int)) {
-    const int number = value.extract<int>();
-    if (number >= 0) return static_cast<uint64_t>(number);
-  }
-  if (type == typeid(unsigned)) return value.extract<unsigned>();
   return std::nullopt;
 }
 
@@ -79,7 +75,8 @@ class Fields {
 
   std::optional<StreamPosition> since() const {
     if (!has("since")) return std::nullopt;
-    const Fields since(object("since"), path_ + ".since");
+    const Object::Ptr nested = object("since");
+    const Fields since(*nested, path_ + ".since");
     StreamPosition position;
     position.offset = since.unsignedNumber("offset");
     position.epoch = since.string("epoch");
@@ -87,11 +84,10 @@ class Fields {
     return position;
   }
 
-  const Object& object(const std::string& name) const {
+  Object::Ptr object(const std::string& name) const {
     const Var value = object_.get(name);
     if (value.type() != typeid(Object::Ptr)) fail(name, "not an object");
-    held_ = value.extract<Object::Ptr>();
-    return *held_;
+    return value.extract<Object::Ptr>();
   }
 
   std::string json(const std::string& name) const {
@@ -108,7 +104,6 @@ class Fields {
  private:
   const Object& object_;
   std::string path_;
-  mutable Object::Ptr held_;  // keeps a nested object alive for the caller
 };
 
 CommandBody parseBody(const std::string& name, const Fields& fields) {
@@ -154,13 +149,14 @@ std::variant<Command, CommandError> parseCommand(std::string_view frame) {
   } catch (const std::exception&) {
     return CommandError{std::nullopt, ErrorCode::kBadRequest, "not JSON"};
   }
+  // Read first and kept: every error from here on can be answered.
+  const std::optional<uint64_t> id =
+      envelope->has("id") ? unsignedOf(envelope->get("id")) : std::nullopt;
+  if (!id) {
+    return CommandError{std::nullopt, ErrorCode::kBadRequest,
+                        "id: missing or not an unsigned integer"};
+  }
   try {
-    const std::optional<uint64_t> id =
-        envelope->has("id") ? unsignedOf(envelope->get("id")) : std::nullopt;
-    if (!id) {
-      return CommandError{std::nullopt, ErrorCode::kBadRequest,
-                          "id: missing or not an unsigned integer"};
-    }
     std::string name;
     for (const auto& [key, unused] : *envelope) {
       if (key == "id") continue;
@@ -181,11 +177,8 @@ std::variant<Command, CommandError> parseCommand(std::string_view frame) {
     const Fields fields(*body.extract<Object::Ptr>(), name);
     return Command{*id, parseBody(name, fields)};
   } catch (const FieldError& error) {
-    const std::optional<uint64_t> id = unsignedOf(envelope->get("id"));
     return CommandError{id, ErrorCode::kBadRequest, error.message};
   } catch (const std::exception&) {
-    const std::optional<uint64_t> id =
-        envelope->has("id") ? unsignedOf(envelope->get("id")) : std::nullopt;
     return CommandError{id, ErrorCode::kBadRequest, "malformed command"};
   }
 }

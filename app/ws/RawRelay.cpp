@@ -24,11 +24,11 @@ bool RawRelay::deliver(const net::SharedBuffer& frame) { return session_.deliver
 
 void RawRelay::onMessage(Opcode opcode, std::string&& payload) {
   server::ServerContext& context = session_.context();
-  metrics::LoopMetrics* metrics = session_.metrics();
+  metrics::LoopMetrics* loopMetrics = session_.metrics();
   if (!mayPublish_) {
     // A read-only member (the token's `pub`): the raw protocol cannot answer a message, so the
     // session is closed and the message counted, never dropped in silence.
-    if (metrics) metrics->dropped(metrics::DropReason::kForbidden);
+    if (loopMetrics) loopMetrics->dropped(metrics::DropReason::kForbidden);
     session_.closeWith(close_code::kForbidden, "publishing in this room is not allowed");
     return;
   }
@@ -39,7 +39,7 @@ void RawRelay::onMessage(Opcode opcode, std::string&& payload) {
       session_.closeWith(close_code::kRateLimited, "rate limit exceeded");
       return;
     }
-    if (metrics) metrics->dropped(metrics::DropReason::kRateLimited);
+    if (loopMetrics) loopMetrics->dropped(metrics::DropReason::kRateLimited);
     // Stop reading until a tenth of a second's tokens are back. What this read brought is dropped
     // here; what the flooder sends meanwhile waits in the kernel, TCP stalls its sender, and the
     // loop spends no time on it.
