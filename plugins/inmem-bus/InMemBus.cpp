@@ -1,11 +1,21 @@
 #include "InMemBus.h"
 
+#include <chrono>
+#include <cstdio>
 #include <stdexcept>
 
 #include "heimdallr/bus/Plugin.h"
 #include "heimdallr/bus/Subject.h"
 
 namespace heimdallr::bus {
+
+namespace {
+int64_t steadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
 
 InMemBus::~InMemBus() { stop(); }
 
@@ -30,16 +40,118 @@ void InMemBus::start(const std::string& /*nodeId*/, const Options& options) {
 
 // Any thread. O(1) under a short lock.
 void InMemBus::publish(BusMessagePtr msg) {
+  enqueue({std::move(msg), PublishLatency::nowNs(), {}}, false);
+}
+
+bool InMemBus::enqueue(Queued queued, bool isTask) {
   {
     std::lock_guard lock(queueMutex_);
-    if (stopping_ || queue_.size() >= maxPending_) {
-      ++dropped_;
-      return;
+    if (stopping_ || (!isTask && queue_.size() >= maxPending_)) {
+      if (!isTask) ++dropped_;
+      return false;
     }
-    ++published_;
-    queue_.push_back({std::move(msg), PublishLatency::nowNs()});
+    if (!isTask) ++published_;
+    queue_.push_back(std::move(queued));
   }
   queueReady_.notify_one();
+  return true;
+}
+
+InMemBus::Stream& InMemBus::streamAt(const std::string& subject, int64_t nowMs, uint32_t metaTtlS) {
+  Stream& stream = streams_[subject];
+  if (!stream.epoch.empty() && nowMs >= stream.metaExpireMs) stream = Stream{};
+  if (stream.epoch.empty()) {
+    char epoch[17];
+    std::snprintf(epoch, sizeof epoch, "%016llx", static_cast<unsigned long long>(epochs_()));
+    stream.epoch = epoch;
+    stream.metaExpireMs = nowMs + int64_t{metaTtlS} * 1000;
+  }
+  if (!stream.kept.empty() && nowMs >= stream.messagesExpireMs) stream.kept.clear();
+  return stream;
+}
+
+// Any thread. The offset is assigned and the message queued for dispatch under one lock, so
+// subscribers see a stream in offset order; `done` runs on the dispatch thread after it.
+void InMemBus::append(BusMessagePtr msg, const StreamLimits& limits,
+                      std::function<void(AppendResult)> done) {
+  std::lock_guard storage(storageMutex_);
+  const int64_t nowMs = steadyMs();
+  Stream& stream = streamAt(msg->subject, nowMs, limits.metaTtlS);
+  auto stored = std::make_shared<BusMessage>(*msg);
+  stored->offset = stream.top + 1;
+  stored->epoch = stream.epoch;
+  AppendResult result;
+  if (!enqueue({stored, PublishLatency::nowNs(), {}}, false)) {
+    result.error = "bus overloaded: max_pending messages are queued";
+  } else {
+    stream.top = stored->offset;
+    stream.kept.push_back(stored);
+    while (stream.kept.size() > limits.size) stream.kept.pop_front();
+    stream.messagesExpireMs = nowMs + int64_t{limits.ttlS} * 1000;
+    stream.metaExpireMs = std::max(stream.metaExpireMs, nowMs + int64_t{limits.metaTtlS} * 1000);
+    result.offset = stored->offset;
+    result.epoch = stream.epoch;
+  }
+  enqueue({nullptr, 0, [done = std::move(done), result = std::move(result)] { done(result); }},
+          true);
+}
+
+void InMemBus::read(const std::string& subject, const ReadRequest& request,
+                    std::function<void(StreamRead)> done) {
+  StreamRead result;
+  {
+    std::lock_guard storage(storageMutex_);
+    Stream& stream = streamAt(subject, steadyMs(), request.metaTtlS);
+    result.epoch = stream.epoch;
+    result.top = stream.top;
+    result.oldest = stream.kept.empty() ? stream.top + 1 : stream.kept.front()->offset;
+    std::vector<BusMessagePtr> after;
+    for (const BusMessagePtr& msg : stream.kept) {
+      if (msg->offset > request.after) after.push_back(msg);
+    }
+    const size_t count = std::min<size_t>(after.size(), request.limit);
+    const auto first =
+        request.newest ? after.end() - static_cast<std::ptrdiff_t>(count) : after.begin();
+    result.messages.assign(first, first + static_cast<std::ptrdiff_t>(count));
+  }
+  enqueue({nullptr, 0, [done = std::move(done), result = std::move(result)] { done(result); }},
+          true);
+}
+
+void InMemBus::presenceSet(const std::string& subject, const PresenceMember& member,
+                           uint32_t ttlS) {
+  std::lock_guard storage(storageMutex_);
+  presence_[subject][member.client] = {member, steadyMs() + int64_t{ttlS} * 1000};
+}
+
+void InMemBus::presenceRemove(const std::string& subject, const std::string& client) {
+  std::lock_guard storage(storageMutex_);
+  auto it = presence_.find(subject);
+  if (it == presence_.end()) return;
+  it->second.erase(client);
+  if (it->second.empty()) presence_.erase(it);
+}
+
+void InMemBus::presenceList(const std::string& subject, std::function<void(PresenceList)> done) {
+  PresenceList result;
+  {
+    std::lock_guard storage(storageMutex_);
+    auto it = presence_.find(subject);
+    if (it != presence_.end()) {
+      const int64_t nowMs = steadyMs();
+      for (auto entry = it->second.begin(); entry != it->second.end();) {
+        if (nowMs >= entry->second.expiresMs) {
+          entry = it->second.erase(entry);
+        } else {
+          result.members.push_back(entry->second.member);
+          ++entry;
+        }
+      }
+      if (it->second.empty()) presence_.erase(it);
+    }
+  }
+  enqueue({nullptr, 0, [done = std::move(done), result = std::move(result)] { done(result); }},
+          true);
 }
 
 SubscriptionId InMemBus::subscribe(const std::string& pattern, MessageHandler handler) {
@@ -66,6 +178,8 @@ BusCounters InMemBus::counters() const {
   return counters;
 }
 
+// Storage callbacks still queued run here, on the caller's thread after the dispatcher has
+// stopped: each callback runs exactly once, even at shutdown. Messages still queued are dropped.
 void InMemBus::stop() {
   {
     std::lock_guard lock(queueMutex_);
@@ -73,6 +187,14 @@ void InMemBus::stop() {
   }
   queueReady_.notify_all();
   if (dispatcher_.joinable()) dispatcher_.join();
+  std::deque<Queued> left;
+  {
+    std::lock_guard lock(queueMutex_);
+    left.swap(queue_);
+  }
+  for (const auto& queued : left) {
+    if (queued.task) queued.task();
+  }
 }
 
 // Dispatch thread: drains the queue in batches so publishers contend for the lock once per batch.
@@ -86,6 +208,10 @@ void InMemBus::dispatchLoop() {
       batch.swap(queue_);
     }
     for (const auto& queued : batch) {
+      if (queued.task) {
+        queued.task();
+        continue;
+      }
       latency_.observe(queued.enqueuedNs);
       dispatch(queued.msg);
     }

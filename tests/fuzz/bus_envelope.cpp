@@ -1,11 +1,11 @@
 // libFuzzer target: the bus envelope (include/heimdallr/bus/Envelope.h) on arbitrary bytes.
 //
 // 1. decodeEnvelope on the raw input must agree with the layout written in Envelope.h (accept
-//    exactly: at least 14 bytes, version 1, origin within the input) and read the same fields a
-//    byte-by-byte reading of that layout gives.
+//    exactly: at least 22 bytes, version 2, a known kind, four text fields within the input) and
+//    read the same fields a byte-by-byte reading of that layout gives.
 // 2. Whatever decodes re-encodes to the very same bytes, which decode to the same fields.
-// 3. A message built from the input's bytes (any flags, time, origin and payload) survives
-//    encode/decode, its origin cut to 255 bytes.
+// 3. A message built from the input's bytes (any flags, time, kind, offset, texts and payload)
+//    survives encode/decode, its texts cut to 255 bytes.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstddef>
@@ -25,7 +25,9 @@ constexpr std::string_view kSubject = "room.fuzz";
 
 bool sameFields(const BusMessage& a, const BusMessage& b) {
   return a.subject == b.subject && a.origin == b.origin && a.payload == b.payload &&
-         a.flags == b.flags && a.originTimeNs == b.originTimeNs;
+         a.flags == b.flags && a.originTimeNs == b.originTimeNs && a.kind == b.kind &&
+         a.offset == b.offset && a.epoch == b.epoch && a.senderClient == b.senderClient &&
+         a.senderUser == b.senderUser;
 }
 
 uint64_t littleEndian(const uint8_t* p, size_t n) {
@@ -41,14 +43,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // 1 and 2: the raw input as an envelope from the backend.
   const std::optional<BusMessage> decoded = heimdallr::bus::decodeEnvelope(bytes, kSubject);
-  const bool wellFormed = size >= 14 && data[0] == 1 && size >= 14 + size_t{data[13]};
+  // The reference reading: walk the four length-prefixed texts after the fixed header.
+  size_t at = 22;
+  std::string texts[4];
+  bool textsFit = size >= 22;
+  for (auto& text : texts) {
+    if (!textsFit || at >= size || size - at - 1 < data[at]) {
+      textsFit = false;
+      break;
+    }
+    text.assign(bytes.substr(at + 1, data[at]));
+    at += 1 + data[at];
+  }
+  const bool wellFormed = textsFit && data[0] == 2 && data[13] <= 2;
   FUZZ_CHECK(decoded.has_value() == wellFormed);
   if (decoded) {
     FUZZ_CHECK(decoded->subject == kSubject);
     FUZZ_CHECK(decoded->flags == littleEndian(data + 1, 4));
     FUZZ_CHECK(static_cast<uint64_t>(decoded->originTimeNs) == littleEndian(data + 5, 8));
-    FUZZ_CHECK(decoded->origin == bytes.substr(14, data[13]));
-    FUZZ_CHECK(decoded->payload == bytes.substr(14 + data[13]));
+    FUZZ_CHECK(static_cast<uint8_t>(decoded->kind) == data[13]);
+    FUZZ_CHECK(decoded->offset == littleEndian(data + 14, 8));
+    FUZZ_CHECK(decoded->origin == texts[0] && decoded->epoch == texts[1] &&
+               decoded->senderClient == texts[2] && decoded->senderUser == texts[3]);
+    FUZZ_CHECK(decoded->payload == bytes.substr(at));
 
     const std::string reencoded = heimdallr::bus::encodeEnvelope(*decoded);
     FUZZ_CHECK(reencoded == bytes);
@@ -62,14 +79,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   msg.subject = std::string(kSubject);
   msg.flags = provider.ConsumeIntegral<uint32_t>();
   msg.originTimeNs = provider.ConsumeIntegral<int64_t>();
+  msg.kind = static_cast<heimdallr::bus::MessageKind>(provider.ConsumeIntegralInRange(0, 2));
+  msg.offset = provider.ConsumeIntegral<uint64_t>();
   msg.origin = provider.ConsumeRandomLengthString(300);
+  msg.epoch = provider.ConsumeRandomLengthString(300);
+  msg.senderClient = provider.ConsumeRandomLengthString(300);
+  msg.senderUser = provider.ConsumeRandomLengthString(300);
   msg.payload = provider.ConsumeRemainingBytesAsString();
   const std::string encoded = heimdallr::bus::encodeEnvelope(msg);
-  FUZZ_CHECK(encoded.size() == 14 + std::min<size_t>(msg.origin.size(), 255) + msg.payload.size());
+  const auto cut = [](std::string& text) {
+    if (text.size() > 255) text.resize(255);
+  };
+  BusMessage expected = msg;
+  cut(expected.origin);
+  cut(expected.epoch);
+  cut(expected.senderClient);
+  cut(expected.senderUser);
+  FUZZ_CHECK(encoded.size() == 26 + expected.origin.size() + expected.epoch.size() +
+                                   expected.senderClient.size() + expected.senderUser.size() +
+                                   msg.payload.size());
   const std::optional<BusMessage> roundTrip = heimdallr::bus::decodeEnvelope(encoded, kSubject);
   FUZZ_CHECK(roundTrip.has_value());
-  BusMessage expected = msg;
-  if (expected.origin.size() > 255) expected.origin.resize(255);
   FUZZ_CHECK(sameFields(*roundTrip, expected));
   return 0;
 }

@@ -231,11 +231,19 @@ void envelopeSeeds() {
   msg.payload = std::string(1000, 'p');
   write(t, "payload_1000", heimdallr::bus::encodeEnvelope(msg));
   const std::string good = heimdallr::bus::encodeEnvelope(msg);
-  write(t, "err_truncated_header", good.substr(0, 13));
-  write(t, "err_origin_past_end", good.substr(0, 14));
+  msg.kind = heimdallr::bus::MessageKind::kJoin;
+  msg.offset = 17;
+  msg.epoch = "e1a2b3";
+  msg.senderClient = "node-a.5";
+  msg.senderUser = "alice";
+  msg.flags = heimdallr::bus::BusMessage::kFlagJson;
+  msg.payload = "{\"text\":\"hi\"}";
+  write(t, "stored_v2_message", heimdallr::bus::encodeEnvelope(msg));
+  write(t, "err_truncated_header", good.substr(0, 21));
+  write(t, "err_origin_past_end", good.substr(0, 22));
   std::string badVersion = good;
-  badVersion[0] = 2;
-  write(t, "err_version_2", badVersion);
+  badVersion[0] = 1;
+  write(t, "err_version_1", badVersion);
 }
 
 void subjectSeeds() {

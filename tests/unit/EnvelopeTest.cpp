@@ -11,6 +11,11 @@ TEST(Envelope, round_trips_every_field_but_the_subject_which_the_channel_carries
   msg.payload = std::string("bin\0ary\xff", 8);
   msg.flags = BusMessage::kFlagBinary | 0x80000000u;
   msg.originTimeNs = -1234567890123456789;
+  msg.kind = MessageKind::kLeave;
+  msg.offset = 0xfedcba9876543210ull;
+  msg.epoch = "e-1";
+  msg.senderClient = "node-7.12";
+  msg.senderUser = "alice";
   const auto decoded = decodeEnvelope(encodeEnvelope(msg), "room.42");
   ASSERT_TRUE(decoded);
   EXPECT_EQ("room.42", decoded->subject);
@@ -18,6 +23,11 @@ TEST(Envelope, round_trips_every_field_but_the_subject_which_the_channel_carries
   EXPECT_EQ(msg.payload, decoded->payload);
   EXPECT_EQ(msg.flags, decoded->flags);
   EXPECT_EQ(msg.originTimeNs, decoded->originTimeNs);
+  EXPECT_EQ(msg.kind, decoded->kind);
+  EXPECT_EQ(msg.offset, decoded->offset);
+  EXPECT_EQ(msg.epoch, decoded->epoch);
+  EXPECT_EQ(msg.senderClient, decoded->senderClient);
+  EXPECT_EQ(msg.senderUser, decoded->senderUser);
 }
 
 TEST(Envelope, empty_payload_and_origin_are_fine) {
@@ -27,18 +37,23 @@ TEST(Envelope, empty_payload_and_origin_are_fine) {
   EXPECT_TRUE(decoded->origin.empty());
 }
 
-TEST(Envelope, rejects_short_input_unknown_versions_and_overlong_origins) {
+TEST(Envelope, rejects_short_input_unknown_versions_and_kinds_and_overlong_texts) {
   BusMessage msg;
   msg.origin = "abc";
+  msg.senderUser = "u";
   std::string bytes = encodeEnvelope(msg);
-  for (size_t cut = 0; cut < kEnvelopeFixedBytes + 3; ++cut) {
+  for (size_t cut = 0; cut < kEnvelopeFixedBytes + 4 + 3 + 1; ++cut) {
     EXPECT_FALSE(decodeEnvelope(bytes.substr(0, cut), "s")) << cut;
   }
+  EXPECT_TRUE(decodeEnvelope(bytes, "s"));
   std::string wrongVersion = bytes;
-  wrongVersion[0] = 2;
+  wrongVersion[0] = 1;
   EXPECT_FALSE(decodeEnvelope(wrongVersion, "s"));
+  std::string wrongKind = bytes;
+  wrongKind[13] = 3;
+  EXPECT_FALSE(decodeEnvelope(wrongKind, "s"));
   std::string overlong = bytes;
-  overlong[13] = static_cast<char>(200);
+  overlong[kEnvelopeFixedBytes] = static_cast<char>(200);
   EXPECT_FALSE(decodeEnvelope(overlong, "s"));
 }
 

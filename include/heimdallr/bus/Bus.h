@@ -12,18 +12,35 @@ namespace heimdallr::bus {
 
 /// Bumped whenever Bus, BusMessage or the plugin entry points change incompatibly. The host
 /// refuses a plugin built against another version (see Plugin.h).
-inline constexpr int kApiVersion = 2;
+inline constexpr int kApiVersion = 3;
+
+class Storage;  // the optional history and presence capability (Storage.h)
+
+/// What a room message is. Plugins carry it without looking inside.
+enum class MessageKind : uint8_t {
+  kMessage = 0,  ///< a member's (or the server API's) message
+  kJoin = 1,     ///< presence: `payload` is the member who joined, as JSON
+  kLeave = 2,    ///< presence: `payload` is the member who left, as JSON
+};
 
 /// One message on the bus. Immutable once published and shared by reference count, so a plugin
 /// may keep it (e.g. in a send queue) without copying.
 struct BusMessage {
   static constexpr uint32_t kFlagBinary = 1;  ///< the payload came from a binary WebSocket frame
+  static constexpr uint32_t kFlagJson = 2;    ///< the payload is one JSON value (protocol v2)
 
   std::string subject;       ///< dot-separated tokens without wildcards, e.g. "room.42"
   std::string origin;        ///< node id of the publisher: a node ignores its own messages
   std::string payload;       ///< opaque bytes, relayed as they came
   uint32_t flags = 0;        ///< kFlag* bits
   int64_t originTimeNs = 0;  ///< CLOCK_REALTIME at arrival on the origin node (latency metrics)
+  MessageKind kind = MessageKind::kMessage;
+  /// Set by Storage::append: the message's place in its subject's stream (0 = not stored). A
+  /// stored message is delivered through the bus to its origin node too.
+  uint64_t offset = 0;
+  std::string epoch;         ///< the stream's epoch, with offset
+  std::string senderClient;  ///< the publishing connection's client id ("" for the server API)
+  std::string senderUser;    ///< its user ("" when anonymous)
 };
 using BusMessagePtr = std::shared_ptr<const BusMessage>;
 
@@ -81,6 +98,10 @@ class Bus {
 
   virtual BusStatus status() const = 0;
   virtual BusCounters counters() const = 0;
+
+  /// History and presence (Storage.h), or null when the plugin has none: the host then refuses a
+  /// config that asks for history or presence, naming the key.
+  virtual Storage* storage() { return nullptr; }
 
   /// Stops the plugin's threads; no handler runs after it returns. Idempotent; the host calls it
   /// before deleting the bus.
