@@ -32,10 +32,11 @@ enum class DropReason : size_t {
   kSlowConsumer,  // frames discarded with a slow consumer's backlog
   kRateLimited,   // client messages past limits.messages_per_second (rate_limit_action "drop")
   kForbidden,     // a publish into a room outside the token's `pub` (the session is closed, 4003)
+  kBusDown,       // a raw member's message into a room with history that the store refused
   kCount
 };
 inline constexpr std::array<const char*, static_cast<size_t>(DropReason::kCount)> kDropReasonNames =
-    {"slow_consumer", "rate_limited", "forbidden"};
+    {"slow_consumer", "rate_limited", "forbidden", "bus_down"};
 
 /// Who published a room message (the `source` label of heimdallr_messages_published_total).
 enum class PublishSource : size_t {

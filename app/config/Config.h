@@ -53,6 +53,8 @@ struct LimitsConfig {
   std::chrono::seconds idleTimeout{60};
   std::size_t maxHeaderBytes = 8192;
   std::chrono::milliseconds handshakeTimeout{10000};
+  /// Rooms one protocol-v2 connection may be in at once.
+  std::size_t maxRoomsPerConnection = 100;
   /// Largest HTTP request body (the server API's JSON), by Content-Length; 413 beyond.
   std::size_t maxApiBodyBytes = 262144;
 };
@@ -118,6 +120,72 @@ struct WebConfig {
   std::string root = "web";
 };
 
+/// What a room keeps and tells: history (for recovery after a reconnect) and presence. Plain data.
+/// The defaults keep nothing, so a raw-only deployment pays nothing for either.
+struct RoomPolicy {
+  /// Messages kept per room; 0 keeps no history (messages have no offsets, delivery is
+  /// local-first as in the raw protocol).
+  std::size_t historySize = 0;
+  /// Kept messages expire this long after the room's newest message.
+  std::chrono::seconds historyTtl{300};
+  /// The room's epoch and newest offset outlive its messages by this much, so that a client
+  /// coming back later learns it missed messages instead of seeing offsets start again.
+  std::chrono::seconds historyMetaTtl{86400};
+  /// The newest messages a v2 join without `since` gets (at most historySize).
+  std::size_t joinMessages = 0;
+  /// Track who is in the room, cluster-wide (v2 `presence`, `members` in the join reply).
+  bool presence = false;
+  /// A member not refreshed for this long (its node died) drops out of presence.
+  std::chrono::seconds presenceTtl{60};
+  /// Push join and leave events to v2 members: O(members) frames per event, so opt-in.
+  bool joinLeave = false;
+
+  bool keepsHistory() const { return historySize > 0; }
+  bool operator==(const RoomPolicy&) const = default;
+};
+
+/// A room rule: rooms whose id matches `match` (an id, or a prefix followed by '*') get `policy`.
+struct RoomRule {
+  std::string match;
+  RoomPolicy policy;
+};
+
+/// Per-room policies: the first rule that matches wins, else the defaults (the top-level
+/// `history.*` and `presence.*` keys). Plain data.
+struct RoomsConfig {
+  RoomPolicy defaults;
+  std::vector<RoomRule> rules;
+
+  const RoomPolicy& policyFor(const std::string& roomId) const {
+    for (const RoomRule& rule : rules) {
+      const bool prefix = !rule.match.empty() && rule.match.back() == '*';
+      if (prefix
+              ? roomId.compare(0, rule.match.size() - 1, rule.match, 0, rule.match.size() - 1) == 0
+              : roomId == rule.match) {
+        return rule.policy;
+      }
+    }
+    return defaults;
+  }
+  /// Whether any room may keep history or presence: the bus must then have Storage.
+  bool anyHistory() const {
+    return any([](const RoomPolicy& p) { return p.keepsHistory(); });
+  }
+  bool anyPresence() const {
+    return any([](const RoomPolicy& p) { return p.presence; });
+  }
+
+ private:
+  template <typename F>
+  bool any(F&& f) const {
+    if (f(defaults)) return true;
+    for (const RoomRule& rule : rules) {
+      if (f(rule.policy)) return true;
+    }
+    return false;
+  }
+};
+
 /// Every typed setting, with its default. Plain data, not thread-safe; load it with loadConfig().
 struct Config {
   ServerConfig server;
@@ -129,6 +197,7 @@ struct Config {
   StatsConfig stats;
   MetricsConfig metrics;
   WebConfig web;
+  RoomsConfig rooms;
 };
 
 }  // namespace heimdallr::config

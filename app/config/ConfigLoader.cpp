@@ -160,6 +160,21 @@ void assignTextList(Config& config, std::vector<std::string>&& value) {
   (config.*kSection).*kField = std::move(value);
 }
 
+// The room policy keys, written into the defaults at the top level and into a rule's policy
+// inside `room_rules` (applyRoomRules resolves a rule against a copy of the whole Config).
+template <auto kField>
+void assignPolicyInteger(Config& config, std::int64_t value) {
+  auto& field = config.rooms.defaults.*kField;
+  field = static_cast<std::remove_reference_t<decltype(field)>>(value);
+}
+
+template <auto kField>
+void assignPolicyFlag(Config& config, std::string&& value) {
+  config.rooms.defaults.*kField = value == "true";
+}
+
+constexpr std::string_view kRoomRules = "room_rules";
+
 // The schema. Adding a setting is one row here plus its field in Config.h; the ranges are
 // inclusive and every range fits the field it is stored in.
 constexpr Setting kSettings[] = {
@@ -191,6 +206,8 @@ constexpr Setting kSettings[] = {
             assignInteger<&Config::limits, &LimitsConfig::maxHeaderBytes>),
     integer("limits.handshake_timeout_ms", 100, 600000,
             assignInteger<&Config::limits, &LimitsConfig::handshakeTimeout>),
+    integer("limits.max_rooms_per_connection", 1, 100'000,
+            assignInteger<&Config::limits, &LimitsConfig::maxRoomsPerConnection>),
     integer("limits.max_api_body_bytes", 1024, 64 * kMiB,
             assignInteger<&Config::limits, &LimitsConfig::maxApiBodyBytes>),
     choice("auth.enabled", kBooleans,
@@ -213,7 +230,24 @@ constexpr Setting kSettings[] = {
     choice("metrics.enabled", kBooleans,
            [](Config& config, std::string&& value) { config.metrics.enabled = value == "true"; }),
     text("web.root", kNonEmpty, assignText<&Config::web, &WebConfig::root>),
+    integer("history.size", 0, 1'000'000, assignPolicyInteger<&RoomPolicy::historySize>),
+    integer("history.ttl_s", 1, 30 * 86400, assignPolicyInteger<&RoomPolicy::historyTtl>),
+    integer("history.meta_ttl_s", 1, 365 * 86400, assignPolicyInteger<&RoomPolicy::historyMetaTtl>),
+    integer("history.join_messages", 0, 1'000'000, assignPolicyInteger<&RoomPolicy::joinMessages>),
+    choice("presence.enabled", kBooleans, assignPolicyFlag<&RoomPolicy::presence>),
+    integer("presence.ttl_s", 3, 86400, assignPolicyInteger<&RoomPolicy::presenceTtl>),
+    choice("presence.join_leave", kBooleans, assignPolicyFlag<&RoomPolicy::joinLeave>),
 };
+
+// A rule's `match`: a room id, or a prefix of one followed by '*' ("*" alone: every room).
+constexpr TextRule kRoomMatch{
+    "a room id ([A-Za-z0-9_-]{1,64}) or a prefix of one followed by '*'", [](std::string_view s) {
+      if (!s.empty() && s.back() == '*') s.remove_suffix(1);
+      return s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+               return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '-';
+             });
+    }};
 
 const Setting* findSetting(std::string_view key) {
   for (const Setting& setting : kSettings) {
@@ -351,6 +385,9 @@ struct LoadState {
   // Options of every plugin section seen; only the chosen plugin's reach Config at the end,
   // because bus.plugin may be set after (or override) the sections.
   std::map<std::string, std::map<std::string, std::string>> pluginOptions;
+  // `room_rules` as given, with where it came from; resolved at the end against the final
+  // top-level history and presence keys, which a rule's unset keys inherit.
+  std::optional<std::pair<YAML::Node, std::string>> roomRules;
 };
 
 // Walks one YAML tree (the file, or one override's value) and applies it at a dotted key.
@@ -358,7 +395,21 @@ class TreeApplier {
  public:
   TreeApplier(LoadState& state, std::string source) : state_(state), source_(std::move(source)) {}
 
+  /// Errors name `displayPrefix` + key (a rule's keys: "room_rules[2].history.size").
+  TreeApplier(LoadState& state, std::string source, std::string displayPrefix)
+      : state_(state), source_(std::move(source)), displayPrefix_(std::move(displayPrefix)) {}
+
   void apply(const std::string& key, const YAML::Node& node) {
+    if (key == kRoomRules) {
+      if (!node.IsNull() && !node.IsSequence()) {
+        fail(key,
+             "expected a list of rules ({match: \"live-*\", history: {...}, presence: "
+             "{...}}), got " +
+                 describe(node));
+      }
+      state_.roomRules.emplace(node, source_);
+      return;
+    }
     if (const Setting* setting = findSetting(key)) {
       applySetting(*setting, node);
       return;
@@ -381,12 +432,12 @@ class TreeApplier {
       applySection(key, node);
       return;
     }
-    throw ConfigError::unknownKey(source_, key, suggestionFor(key));
+    throw ConfigError::unknownKey(source_, displayPrefix_ + key, suggestionFor(key));
   }
 
  private:
   [[noreturn]] void fail(const std::string& key, const std::string& detail) const {
-    throw ConfigError(source_, key, detail);
+    throw ConfigError(source_, displayPrefix_ + key, detail);
   }
 
   void applySection(const std::string& key, const YAML::Node& node) {
@@ -497,7 +548,46 @@ class TreeApplier {
 
   LoadState& state_;
   std::string source_;
+  std::string displayPrefix_;
 };
+
+// Each rule is applied to a copy of the resolved Config, so its unset keys are the top-level
+// values; only its history and presence keys (and `match`) are allowed.
+void applyRoomRules(LoadState& state) {
+  if (!state.roomRules) return;
+  const auto& [node, source] = *state.roomRules;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const std::string where = std::string(kRoomRules) + "[" + std::to_string(i) + "]";
+    const YAML::Node item = node[i];
+    if (!item.IsMap()) {
+      throw ConfigError(
+          source, where,
+          "expected a map with match and history/presence keys, got " + describe(item));
+    }
+    const YAML::Node match = item["match"];
+    if (!match || !match.IsScalar() || !kRoomMatch.accepts(match.Scalar())) {
+      throw ConfigError(source, where + ".match",
+                        "expected " + std::string(kRoomMatch.expected) + ", got " +
+                            (match ? describe(match) : std::string("nothing")));
+    }
+    LoadState scratch;
+    scratch.config = state.config;
+    TreeApplier applier(scratch, source, where + ".");
+    std::set<std::string> names;
+    for (const auto& entry : item) {
+      const std::string name = entry.first.IsScalar() ? entry.first.Scalar() : std::string();
+      if (!names.insert(name).second)
+        throw ConfigError(source, where + "." + name, "duplicate key");
+      if (name == "match") continue;
+      if (name != "history" && name != "presence") {
+        throw ConfigError(source, where + "." + name,
+                          "unknown key in a room rule (expected match, history or presence)");
+      }
+      applier.apply(name, entry.second);
+    }
+    state.config.rooms.rules.push_back({match.Scalar(), scratch.config.rooms.defaults});
+  }
+}
 
 ConfigError yamlError(const std::string& source, const std::string& key, const std::string& what,
                       const YAML::Exception& error) {
@@ -584,6 +674,7 @@ Config loadConfigFromString(const std::string& yaml, const std::string& sourceNa
   for (const std::string& override : overrides) applyOverride(state, override);
 
   state.config.bus.options = std::move(state.pluginOptions[state.config.bus.plugin]);
+  applyRoomRules(state);
   return std::move(state.config);
 }
 

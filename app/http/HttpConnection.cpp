@@ -15,6 +15,7 @@
 #include "http/StaticFiles.h"
 #include "http/StatusEndpoints.h"
 #include "http/WebSocketHandshake.h"
+#include "v2/V2Handler.h"
 #include "ws/WsSession.h"
 
 namespace heimdallr::http {
@@ -182,6 +183,20 @@ bool HttpConnection::serve(const RequestHead& head, std::string_view body, size_
     reply(StaticFiles(context_.config.web.root).respond(request.getURI(), keepAlive), keepAlive);
     return keepAlive;
   }
+  // Protocol v2: an upgrade on "/" offering the subprotocol; every other upgrade on "/" is
+  // refused with 400, so a client that forgot it learns why.
+  if (roomId.empty() && listener_ != Listener::kApi && head.path == "/") {
+    if (!offersSubprotocol(request, std::string(v2::kSubprotocol))) {
+      reply(makeErrorResponse(400,
+                              "protocol v2 lives on \"/\": offer Sec-WebSocket-Protocol: " +
+                                  std::string(v2::kSubprotocol) +
+                                  " (the raw protocol is ws://host/{room})",
+                              false),
+            false);
+      return false;
+    }
+    return upgrade(head, std::string(), requestBytes);
+  }
   if (roomId.empty()) {
     reply(makeErrorResponse(404, "not found", keepAlive), keepAlive);
     return keepAlive;
@@ -286,8 +301,10 @@ bool HttpConnection::upgrade(const RequestHead& head, const std::string& roomId,
     refuse(metrics::RefusalReason::kOrigin, 403, "origin not allowed (server.allowed_origins)");
     return false;
   }
+  // v2 authenticates in-band (its connect command); the raw protocol here.
+  const bool v2 = roomId.empty();
   std::optional<auth::Identity> identity;
-  if (!authorize(head, roomId, identity)) return false;
+  if (!v2 && !authorize(head, roomId, identity)) return false;
   if (context_.draining.load()) {
     refuse(metrics::RefusalReason::kDraining, 503, "draining: reconnect to another node",
            {{"Retry-After", "1"}});
@@ -304,15 +321,22 @@ bool HttpConnection::upgrade(const RequestHead& head, const std::string& roomId,
            "too many connections from this address (limits.max_connections_per_ip)");
     return false;
   }
-  connection_.send(switchingProtocolsResponse(request.get("Sec-WebSocket-Key")));
+  connection_.send(switchingProtocolsResponse(request.get("Sec-WebSocket-Key"),
+                                              v2 ? std::string(v2::kSubprotocol) : std::string()));
   // Bytes behind the handshake already belong to the WebSocket stream. This object is retired
   // by upgrade() but stays alive until the current onData returns, so buffer_ remains valid.
   const char* pending = buffer_.data() + requestBytes;
   const size_t pendingSize = buffer_.size() - requestBytes;
-  connection_.upgrade(
-      std::make_unique<ws::WsSession>(context_, connection_, roomId, std::move(clientIp),
-                                      identity ? &*identity : nullptr),
-      pending, pendingSize);
+  std::unique_ptr<ws::WsSession> session;
+  if (v2) {
+    session = std::make_unique<ws::WsSession>(
+        context_, connection_, std::move(clientIp), nullptr,
+        [](ws::WsSession& s) { return std::make_unique<v2::V2Handler>(s); });
+  } else {
+    session = std::make_unique<ws::WsSession>(context_, connection_, roomId, std::move(clientIp),
+                                              identity ? &*identity : nullptr);
+  }
+  connection_.upgrade(std::move(session), pending, pendingSize);
   return false;
 }
 

@@ -86,12 +86,24 @@ std::string webSocketAcceptKey(const std::string& clientKey) {
   return out.str();
 }
 
-std::string switchingProtocolsResponse(const std::string& clientKey) {
+bool offersSubprotocol(const Poco::Net::HTTPRequest& request, const std::string& subprotocol) {
+  for (const auto& [name, value] : request) {
+    if (Poco::icompare(name, "Sec-WebSocket-Protocol") != 0) continue;
+    Poco::StringTokenizer offered(
+        value, ",", Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+    if (offered.has(subprotocol)) return true;
+  }
+  return false;
+}
+
+std::string switchingProtocolsResponse(const std::string& clientKey,
+                                       const std::string& subprotocol) {
   Poco::Net::HTTPResponse response(Poco::Net::HTTPMessage::HTTP_1_1,
                                    Poco::Net::HTTPResponse::HTTP_SWITCHING_PROTOCOLS);
   response.set("Upgrade", "websocket");
   response.set("Connection", "Upgrade");
   response.set("Sec-WebSocket-Accept", webSocketAcceptKey(clientKey));
+  if (!subprotocol.empty()) response.set("Sec-WebSocket-Protocol", subprotocol);
   std::ostringstream out;
   response.write(out);
   return out.str();

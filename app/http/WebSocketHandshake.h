@@ -30,7 +30,12 @@ bool originAllowed(const Poco::Net::HTTPRequest& request, const std::vector<std:
 /// base64(SHA-1(key + RFC 6455 GUID)), with POCO's SHA1Engine and Base64Encoder.
 std::string webSocketAcceptKey(const std::string& clientKey);
 
-/// The complete `101 Switching Protocols` response.
-std::string switchingProtocolsResponse(const std::string& clientKey);
+/// Whether the client offered `subprotocol` in Sec-WebSocket-Protocol (a comma-separated list,
+/// possibly over several headers; tokens compare exactly, as RFC 6455 §4.2.2 says).
+bool offersSubprotocol(const Poco::Net::HTTPRequest& request, const std::string& subprotocol);
+
+/// The complete `101 Switching Protocols` response, echoing `subprotocol` when not empty.
+std::string switchingProtocolsResponse(const std::string& clientKey,
+                                       const std::string& subprotocol = {});
 
 }  // namespace heimdallr::http

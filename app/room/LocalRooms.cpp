@@ -23,11 +23,11 @@ size_t LocalRooms::remove(RoomMember& member) {
   return left;
 }
 
-size_t LocalRooms::deliver(const std::string& roomId, const net::SharedBuffer& frame) {
+size_t LocalRooms::deliver(const std::string& roomId, const RoomMessage& msg) {
   auto it = rooms_.find(roomId);
   if (it == rooms_.end()) return 0;
   size_t delivered = 0;
-  for (RoomMember* member : it->second) delivered += member->deliver(frame) ? 1 : 0;
+  for (RoomMember* member : it->second) delivered += member->deliver(msg) ? 1 : 0;
   return delivered;
 }
 

@@ -16,9 +16,9 @@ class LocalRooms {
   size_t add(RoomMember& member);
   size_t remove(RoomMember& member);
 
-  /// Calls member.deliver(frame) for each local member of `roomId`; returns how many queued it.
+  /// Calls member.deliver(msg) for each local member of `roomId`; returns how many queued it.
   /// Members must not join or leave from inside deliver() (closing is deferred by the loop).
-  size_t deliver(const std::string& roomId, const net::SharedBuffer& frame);
+  size_t deliver(const std::string& roomId, const RoomMessage& msg);
 
   size_t roomCount() const { return rooms_.size(); }
 

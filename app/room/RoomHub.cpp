@@ -5,8 +5,8 @@
 #include <chrono>
 #include <functional>
 
+#include "room/RoomFrames.h"
 #include "room/RoomId.h"
-#include "ws/FrameEncoder.h"
 
 namespace heimdallr::room {
 
@@ -17,18 +17,24 @@ int64_t realtimeNs() {
       .count();
 }
 
-net::SharedBuffer encode(ws::Opcode opcode, std::string_view payload) {
-  return net::makeSharedBuffer(ws::encodeFrame(opcode, payload));
+Poco::Logger& logger() { return Poco::Logger::get("heimdallr.room"); }
+
+bus::StreamLimits limitsOf(const config::RoomPolicy& policy) {
+  return {policy.historySize, static_cast<uint32_t>(policy.historyTtl.count()),
+          static_cast<uint32_t>(std::max(policy.historyMetaTtl, policy.historyTtl).count())};
 }
 }  // namespace
 
 RoomHub::RoomHub(std::vector<net::IoLoop*> loops, bus::Bus& bus, std::string nodeId,
-                 RoomDirectory& directory, metrics::NodeMetrics* metrics)
+                 RoomDirectory& directory, metrics::NodeMetrics* metrics,
+                 const config::RoomsConfig& rooms)
     : loops_(std::move(loops)),
       bus_(bus),
+      storage_(bus.storage()),
       nodeId_(std::move(nodeId)),
       directory_(directory),
       metrics_(metrics),
+      rooms_(rooms),
       perLoop_(loops_.size()) {}
 
 RoomHub::~RoomHub() = default;
@@ -38,12 +44,24 @@ int RoomHub::homeOf(const std::string& roomId) const {
 }
 
 // Member's loop thread.
-void RoomHub::join(RoomMember& member) {
+void RoomHub::join(RoomMember& member, const bus::ReadRequest* read, ReadDone onRead) {
   const int loop = member.loopIndex();
   perLoop_[loop].local.add(member);
   const int home = homeOf(member.roomId());
-  loops_[home]->post(
-      [this, home, roomId = member.roomId(), loop] { actorJoined(home, roomId, loop); });
+  std::function<void()> readTask;
+  if (read != nullptr && storage_ != nullptr) {
+    readTask = [this, loop, subject = roomSubject(member.roomId()), request = *read,
+                onRead = std::move(onRead)]() mutable {
+      storage_->read(subject, request, [this, loop, onRead = std::move(onRead)](bus::StreamRead r) {
+        loops_[loop]->post([onRead, r = std::move(r)]() mutable { onRead(std::move(r)); });
+      });
+    };
+  }
+  loops_[home]->post([this, home, roomId = member.roomId(), loop, format = member.format(),
+                      readTask = std::move(readTask)] {
+    actorJoined(home, roomId, loop, format);
+    if (readTask) readTask();  // after the member counts at home: nothing falls between
+  });
 }
 
 // Member's loop thread.
@@ -51,56 +69,111 @@ void RoomHub::leave(RoomMember& member) {
   const int loop = member.loopIndex();
   perLoop_[loop].local.remove(member);
   const int home = homeOf(member.roomId());
-  loops_[home]->post(
-      [this, home, roomId = member.roomId(), loop] { actorLeft(home, roomId, loop); });
+  loops_[home]->post([this, home, roomId = member.roomId(), loop, format = member.format()] {
+    actorLeft(home, roomId, loop, format);
+  });
 }
 
-// Sender's loop thread. The frame is encoded here, once, and shared by every recipient.
+// Sender's loop thread: the raw protocol's hot path.
+void RoomHub::publish(RoomMember& sender, ws::Opcode opcode, std::string&& payload,
+                      const std::string& senderClient, const std::string& senderUser) {
+  bus::BusMessage msg;
+  msg.payload = std::move(payload);
+  msg.flags = opcode == ws::Opcode::kBinary ? bus::BusMessage::kFlagBinary : 0;
+  msg.senderClient = senderClient;
+  msg.senderUser = senderUser;
+  publish(sender.roomId(), sender.loopIndex(), std::move(msg), metrics::PublishSource::kClient);
+}
+
 void RoomHub::publish(const std::string& roomId, int loop, ws::Opcode opcode, std::string&& payload,
                       metrics::PublishSource source) {
-  const int64_t originNs = realtimeNs();
-  net::SharedBuffer frame = encode(opcode, payload);
-  const int home = homeOf(roomId);
-  loops_[home]->post([this, home, roomId, frame = std::move(frame), originNs] {
-    actorDeliver(home, roomId, frame, originNs, Path::kLocal);
-  });
+  bus::BusMessage msg;
+  msg.payload = std::move(payload);
+  msg.flags = opcode == ws::Opcode::kBinary ? bus::BusMessage::kFlagBinary : 0;
+  publish(roomId, loop, std::move(msg), source);
+}
 
-  auto msg = std::make_shared<bus::BusMessage>();
+// Caller's loop thread.
+void RoomHub::publish(const std::string& roomId, int loop, bus::BusMessage&& message,
+                      metrics::PublishSource source, PublishDone done) {
+  auto msg = std::make_shared<bus::BusMessage>(std::move(message));
   msg->subject = roomSubject(roomId);
   msg->origin = nodeId_;
-  msg->payload = std::move(payload);
-  msg->flags = opcode == ws::Opcode::kBinary ? bus::BusMessage::kFlagBinary : 0;
-  msg->originTimeNs = originNs;
+  msg->originTimeNs = realtimeNs();
+  // Presence events are not messages.
+  if (metrics_ && msg->kind == bus::MessageKind::kMessage) metrics_->loop(loop).published(source);
+
+  const config::RoomPolicy& policy = policyFor(roomId);
+  if (policy.keepsHistory() && msg->kind == bus::MessageKind::kMessage && storage_ != nullptr) {
+    // Numbered by the store and delivered when the bus brings it back, here too.
+    storage_->append(std::move(msg), limitsOf(policy),
+                     [this, loop, done = std::move(done)](bus::AppendResult result) {
+                       if (done) {
+                         loops_[loop]->post([done, result = std::move(result)]() mutable {
+                           done(std::move(result));
+                         });
+                       }
+                     });
+    return;
+  }
+  // Local-first: the local members get it now, the other nodes through the bus.
+  auto local = std::make_shared<RoomMessage>();
+  local->bus = msg;
+  local->originNs = msg->originTimeNs;
+  const int home = homeOf(roomId);
+  loops_[home]->post([this, home, roomId, local = std::move(local)]() mutable {
+    actorDeliver(home, roomId, std::move(local), Path::kLocal);
+  });
   bus_.publish(std::move(msg));
-  if (metrics_) metrics_->loop(loop).published(source);
+  if (done) done(bus::AppendResult{});
+}
+
+// Caller's loop thread.
+void RoomHub::read(const std::string& roomId, int loop, const bus::ReadRequest& request,
+                   ReadDone done) {
+  storage_->read(roomSubject(roomId), request,
+                 [this, loop, done = std::move(done)](bus::StreamRead result) {
+                   loops_[loop]->post(
+                       [done, result = std::move(result)]() mutable { done(std::move(result)); });
+                 });
+}
+
+// Caller's loop thread.
+void RoomHub::presence(const std::string& roomId, int loop, PresenceDone done) {
+  storage_->presenceList(roomSubject(roomId), [this, loop,
+                                               done = std::move(done)](bus::PresenceList result) {
+    loops_[loop]->post([done, result = std::move(result)]() mutable { done(std::move(result)); });
+  });
 }
 
 // Home loop thread.
-void RoomHub::actorJoined(int home, const std::string& roomId, int memberLoop) {
+void RoomHub::actorJoined(int home, const std::string& roomId, int memberLoop,
+                          MemberFormat format) {
   auto& slot = perLoop_[home].actors[roomId];
-  if (!slot) slot = std::make_unique<RoomActor>(roomId, loops_.size());
+  if (!slot) slot = std::make_unique<RoomActor>(roomId, loops_.size(), policyFor(roomId));
   RoomActor& actor = *slot;
-  if (actor.memberJoined(memberLoop) == RoomActor::Interest::kGained) {
+  if (actor.memberJoined(memberLoop, format) == RoomActor::Interest::kGained) {
     try {
       actor.setSubscription(bus_.subscribe(
           roomSubject(roomId),
           [this, roomId](const bus::BusMessagePtr& msg) { onBusMessage(msg, roomId); }));
     } catch (const std::exception& e) {
       // Only an invalid subject throws, and room ids are validated before joining.
-      Poco::Logger::get("heimdallr.room")
-          .error("subscribe room.%s: %s", roomId, std::string(e.what()));
+      logger().error("subscribe room.%s: %s", roomId, std::string(e.what()));
     }
+    // Where the stream stands now; live messages are held until it is known.
+    if (actor.stream() != nullptr) readForView(home, actor);
   }
   directory_.set(roomId, actor.members());
 }
 
 // Home loop thread.
-void RoomHub::actorLeft(int home, const std::string& roomId, int memberLoop) {
+void RoomHub::actorLeft(int home, const std::string& roomId, int memberLoop, MemberFormat format) {
   auto& actors = perLoop_[home].actors;
   auto it = actors.find(roomId);
   if (it == actors.end()) return;
   RoomActor& actor = *it->second;
-  const bool lost = actor.memberLeft(memberLoop) == RoomActor::Interest::kLost;
+  const bool lost = actor.memberLeft(memberLoop, format) == RoomActor::Interest::kLost;
   directory_.set(roomId, actor.members());
   if (lost) {
     if (actor.subscription() != 0) bus_.unsubscribe(actor.subscription());
@@ -108,46 +181,145 @@ void RoomHub::actorLeft(int home, const std::string& roomId, int memberLoop) {
   }
 }
 
-// Home loop thread: one task per loop with members, or a direct call for the home loop itself.
-void RoomHub::actorDeliver(int home, const std::string& roomId, const net::SharedBuffer& frame,
-                           int64_t originNs, Path path) {
+// Home loop thread.
+void RoomHub::actorDeliver(int home, const std::string& roomId, std::shared_ptr<RoomMessage> msg,
+                           Path path) {
   auto& actors = perLoop_[home].actors;
   auto it = actors.find(roomId);
   if (it == actors.end()) return;  // everyone left before the message arrived
-  const RoomActor& actor = *it->second;
+  RoomActor& actor = *it->second;
+  if (actor.stream() != nullptr && msg->bus->offset != 0) {
+    admitStored(home, actor, std::move(msg));
+    return;
+  }
+  fanOut(home, actor, std::move(msg), path);
+}
+
+// Home loop thread: a numbered message from the bus goes out only in offset order.
+void RoomHub::admitStored(int home, RoomActor& actor, std::shared_ptr<RoomMessage> msg) {
+  RoomActor::StreamView& view = *actor.stream();
+  if (view.synced && msg->bus->epoch != view.epoch) {
+    // The stream was lost and started again (Redis flushed, TTL passed): follow the new epoch.
+    // The members notice it by the epoch their messages carry.
+    logger().warning("room %s: stream epoch %s replaced by %s", actor.id(), view.epoch,
+                     msg->bus->epoch);
+    view.epoch = msg->bus->epoch;
+    view.order = history::OffsetMerger<std::shared_ptr<RoomMessage>>(msg->bus->offset - 1, false);
+  }
+  const uint64_t offset = msg->bus->offset;
+  switch (view.order.admit(offset, msg)) {
+    case history::OffsetMerger<std::shared_ptr<RoomMessage>>::Verdict::kDeliver:
+      fanOut(home, actor, std::move(msg), Path::kBus);
+      break;
+    case history::OffsetMerger<std::shared_ptr<RoomMessage>>::Verdict::kGap:
+      readForView(home, actor);
+      break;
+    case history::OffsetMerger<std::shared_ptr<RoomMessage>>::Verdict::kHeld:
+      if (!view.reading) readForView(home, actor);  // an earlier read failed: try again
+      break;
+    case history::OffsetMerger<std::shared_ptr<RoomMessage>>::Verdict::kDuplicate:
+      break;
+  }
+}
+
+// Home loop thread: one read at a time per room. The first one only learns where the stream
+// stands (its top); later ones fetch what a hole in the live stream lost.
+void RoomHub::readForView(int home, RoomActor& actor) {
+  RoomActor::StreamView& view = *actor.stream();
+  if (view.reading || storage_ == nullptr) return;
+  view.reading = true;
+  const config::RoomPolicy& policy = actor.policy();
+  bus::ReadRequest request;
+  request.after = view.order.last();
+  request.limit = view.synced ? policy.historySize : 0;
+  request.metaTtlS = limitsOf(policy).metaTtlS;
+  storage_->read(roomSubject(actor.id()), request,
+                 [this, home, roomId = actor.id()](bus::StreamRead result) {
+                   loops_[home]->post([this, home, roomId, result = std::move(result)]() mutable {
+                     onViewRead(home, roomId, std::move(result));
+                   });
+                 });
+}
+
+// Home loop thread.
+void RoomHub::onViewRead(int home, const std::string& roomId, bus::StreamRead read) {
+  auto& actors = perLoop_[home].actors;
+  auto it = actors.find(roomId);
+  if (it == actors.end()) return;
+  RoomActor& actor = *it->second;
+  RoomActor::StreamView& view = *actor.stream();
+  view.reading = false;
+  if (!read.error.empty()) {
+    // Held messages wait; the next one to arrive asks again.
+    logger().warning("room %s: reading its stream failed: %s", roomId, read.error);
+    return;
+  }
+  if (!view.synced || read.epoch != view.epoch) {
+    // Where live delivery starts: after the stream's top as it is now.
+    view.synced = true;
+    view.epoch = read.epoch;
+    view.order.skipTo(read.top);
+  }
+  std::vector<std::pair<uint64_t, std::shared_ptr<RoomMessage>>> stored;
+  for (bus::BusMessagePtr& msg : read.messages) {
+    auto room = std::make_shared<RoomMessage>();
+    room->originNs = msg->originTimeNs;
+    const uint64_t offset = msg->offset;
+    room->bus = std::move(msg);
+    stored.emplace_back(offset, std::move(room));
+  }
+  uint64_t lost = 0;
+  bool readAgain = false;
+  for (auto& msg : view.order.catchUp(std::move(stored), read.top, lost, readAgain)) {
+    fanOut(home, actor, std::move(msg), Path::kBus);
+  }
+  if (lost > 0) {
+    logger().warning("room %s: %Lu messages were no longer in the store", roomId,
+                     static_cast<unsigned long long>(lost));
+  }
+  if (readAgain) readForView(home, actor);
+}
+
+// Home loop thread: the frames this node's members need, encoded once, then one task per loop
+// with members (or a direct call for the home loop itself).
+void RoomHub::fanOut(int home, RoomActor& actor, std::shared_ptr<RoomMessage> msg, Path path) {
+  if (actor.rawMembers() > 0 && !msg->rawFrame) msg->rawFrame = rawFrameOf(*msg->bus);
+  if (actor.v2Members() > 0 && !msg->v2Frame) msg->v2Frame = v2FrameOf(actor.id(), *msg->bus);
   if (metrics_) metrics_->loop(home).fanout.observe(actor.members());
+  RoomMessagePtr shared = std::move(msg);
+  const std::string& roomId = actor.id();
   actor.forEachLoopWithMembers([&](int loop) {
     if (loop == home) {
-      deliverLocal(loop, roomId, frame, originNs, path);
+      deliverLocal(loop, roomId, shared, path);
     } else {
-      loops_[loop]->post([this, loop, roomId, frame, originNs, path] {
-        deliverLocal(loop, roomId, frame, originNs, path);
-      });
+      loops_[loop]->post(
+          [this, loop, roomId, shared, path] { deliverLocal(loop, roomId, shared, path); });
     }
   });
 }
 
 // Member loop thread. Latency is recorded once per loop hand-over, weighted by the recipients:
 // per-recipient figures without per-recipient work.
-void RoomHub::deliverLocal(int loop, const std::string& roomId, const net::SharedBuffer& frame,
-                           int64_t originNs, Path path) {
-  const size_t delivered = perLoop_[loop].local.deliver(roomId, frame);
+void RoomHub::deliverLocal(int loop, const std::string& roomId, const RoomMessagePtr& msg,
+                           Path path) {
+  const size_t delivered = perLoop_[loop].local.deliver(roomId, *msg);
   if (metrics_ == nullptr || delivered == 0) return;
   metrics::LoopMetrics& m = metrics_->loop(loop);
   m.messagesDelivered.add(delivered);
-  const double seconds = static_cast<double>(realtimeNs() - originNs) / 1e9;
+  const double seconds = static_cast<double>(realtimeNs() - msg->originNs) / 1e9;
   (path == Path::kLocal ? m.latencyLocal : m.latencyBus).observe(seconds, delivered);
 }
 
-// Bus thread: drop our own messages (already delivered locally), encode once, hand to the actor.
+// Bus thread: drop our own unnumbered messages (already delivered locally) and hand the rest to
+// the room's home loop.
 void RoomHub::onBusMessage(const bus::BusMessagePtr& msg, const std::string& roomId) {
-  if (msg->origin == nodeId_) return;
-  const auto opcode =
-      (msg->flags & bus::BusMessage::kFlagBinary) ? ws::Opcode::kBinary : ws::Opcode::kText;
-  net::SharedBuffer frame = encode(opcode, msg->payload);
+  if (msg->offset == 0 && msg->origin == nodeId_) return;
+  auto room = std::make_shared<RoomMessage>();
+  room->bus = msg;
+  room->originNs = msg->originTimeNs;
   const int home = homeOf(roomId);
-  loops_[home]->post([this, home, roomId, frame = std::move(frame), originNs = msg->originTimeNs] {
-    actorDeliver(home, roomId, frame, originNs, Path::kBus);
+  loops_[home]->post([this, home, roomId, room = std::move(room)]() mutable {
+    actorDeliver(home, roomId, std::move(room), Path::kBus);
   });
 }
 

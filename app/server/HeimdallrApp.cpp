@@ -207,6 +207,24 @@ int HeimdallrApp::main(const std::vector<std::string>& args) {
   }
 }
 
+namespace {
+// The first key that asks for history or presence, for the start-up error.
+std::string keyNeedingStorage(const config::RoomsConfig& rooms) {
+  const auto keyOf = [](const config::RoomPolicy& policy, const std::string& prefix) {
+    if (policy.keepsHistory()) return prefix + "history.size";
+    if (policy.presence) return prefix + "presence.enabled";
+    return std::string();
+  };
+  if (std::string key = keyOf(rooms.defaults, ""); !key.empty()) return key;
+  for (size_t i = 0; i < rooms.rules.size(); ++i) {
+    if (std::string key = keyOf(rooms.rules[i].policy, "room_rules[" + std::to_string(i) + "].");
+        !key.empty())
+      return key;
+  }
+  return {};
+}
+}  // namespace
+
 int HeimdallrApp::serve() {
   const config::Config config = config::loadConfig(configPath_, overrides_);
   setUpLogging(config.log.level);
@@ -222,6 +240,15 @@ int HeimdallrApp::serve() {
     return EXIT_CONFIG;
   }
   bus::Bus& bus = busLoader->bus();
+  if (bus.storage() == nullptr) {
+    if (const std::string key = keyNeedingStorage(config.rooms); !key.empty()) {
+      std::cerr << "heimdallr: " << configPath_ << ": " << key << ": the " << config.bus.plugin
+                << " bus plugin keeps no history or presence (it has no Storage); turn it off "
+                   "or use a plugin that has it (inmem, redis)"
+                << std::endl;
+      return EXIT_CONFIG;
+    }
+  }
   try {
     bus.start(nodeId, config.bus.options);
   } catch (const std::invalid_argument& e) {

@@ -39,7 +39,8 @@ Server::Server(const config::Config& config, std::string nodeId, bus::Bus& bus,
   metrics_ = std::make_unique<metrics::NodeMetrics>(loops_.size());
   metrics_->setSnapshotSource([this, &bus] { return metricsSnapshot(bus); });
   hub_ = std::make_unique<room::RoomHub>(rawLoops(loops_), bus, nodeId, directory_,
-                                         config.metrics.enabled ? metrics_.get() : nullptr);
+                                         config.metrics.enabled ? metrics_.get() : nullptr,
+                                         config.rooms);
   // Publishes what GET /stats shows; called only between start() and stop(), once context_ is set.
   clusterStats_ = std::make_unique<cluster::ClusterStats>(
       bus, nodeId, config.stats.interval, [this] { return http::nodeStats(*context_); });

@@ -26,6 +26,8 @@ inline constexpr uint16_t kIdleTimeout = 4000;
 /// The connect token's `exp` (plus auth.leeway_s) passed during the session: reconnect with a
 /// fresh token.
 inline constexpr uint16_t kTokenExpired = 4001;
+/// Protocol v2: no `connect` command within limits.handshake_timeout_ms of the upgrade.
+inline constexpr uint16_t kConnectTimeout = 4002;
 /// A publish into a room outside the token's `pub` claim. The raw protocol has no other way to
 /// say so; the message was not delivered.
 inline constexpr uint16_t kForbidden = 4003;

@@ -15,6 +15,8 @@ class MessageHandler {
   virtual ~MessageHandler() = default;
   /// A complete text or binary message from the client, while the session is open.
   virtual void onMessage(Opcode opcode, std::string&& payload) = 0;
+  /// The loop's periodic tick (about once a second), while the session is open.
+  virtual void onTick(uint64_t /*nowMs*/) {}
   /// The session started closing: called once, at the end of a loop iteration, outside any
   /// fan-out. Leave rooms here.
   virtual void onClosing() = 0;

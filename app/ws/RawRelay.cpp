@@ -10,17 +10,33 @@ namespace heimdallr::ws {
 RawRelay::RawRelay(WsSession& session, std::string roomId, bool mayPublish)
     : session_(session),
       roomId_(std::move(roomId)),
+      policy_(session.context().hub.policyFor(roomId_)),
       rateLimit_(session.context().config.limits.messagesPerSecond,
                  session.context().config.limits.burst, session.connection().loop().nowMs()),
       mayPublish_(mayPublish) {
   session_.context().hub.join(*this);
   joined_ = true;
+  if (policy_.presence) {
+    clientId_ = session_.clientId();
+    const auth::SessionIdentity* identity = session_.identity();
+    presence_ = std::make_unique<room::PresenceTicket>(
+        session_.context().hub, roomId_, loopIndex(),
+        bus::PresenceMember{clientId_, identity ? identity->user : std::string(),
+                            identity ? identity->infoJson : std::string(),
+                            session_.context().nodeId},
+        policy_, session_.connection().loop().nowMs());
+  }
 }
 
 int RawRelay::loopIndex() const { return session_.connection().loop().index(); }
 
-// Fan-out hot path: one shared frame, no copy, no lock.
-bool RawRelay::deliver(const net::SharedBuffer& frame) { return session_.deliver(frame); }
+bool RawRelay::deliver(const room::RoomMessage& msg) {
+  return msg.rawFrame && session_.deliver(msg.rawFrame);
+}
+
+void RawRelay::onTick(uint64_t nowMs) {
+  if (presence_) presence_->onTick(nowMs);
+}
 
 void RawRelay::onMessage(Opcode opcode, std::string&& payload) {
   server::ServerContext& context = session_.context();
@@ -48,13 +64,32 @@ void RawRelay::onMessage(Opcode opcode, std::string&& payload) {
     connection.pauseReading(rateLimit_.msUntil(tenthOfASecond, nowMs));
     return;
   }
-  context.hub.publish(*this, opcode, std::move(payload));
+  if (clientId_.empty()) clientId_ = session_.clientId();
+  const auth::SessionIdentity* identity = session_.identity();
+  static const std::string kAnonymous;
+  if (!policy_.keepsHistory()) {
+    context.hub.publish(*this, opcode, std::move(payload), clientId_,
+                        identity ? identity->user : kAnonymous);
+    return;
+  }
+  // Numbered by the store: a refusal cannot be answered in this protocol, so it is counted.
+  bus::BusMessage msg;
+  msg.payload = std::move(payload);
+  msg.flags = opcode == Opcode::kBinary ? bus::BusMessage::kFlagBinary : 0;
+  msg.senderClient = clientId_;
+  msg.senderUser = identity ? identity->user : kAnonymous;
+  context.hub.publish(roomId_, loopIndex(), std::move(msg), metrics::PublishSource::kClient,
+                      [loopMetrics](const bus::AppendResult& result) {
+                        if (!result.error.empty() && loopMetrics)
+                          loopMetrics->dropped(metrics::DropReason::kBusDown);
+                      });
 }
 
 // End of a loop iteration, outside any fan-out: safe to leave the room's member list.
 void RawRelay::onClosing() {
   if (!joined_) return;
   joined_ = false;
+  presence_.reset();
   session_.context().hub.leave(*this);
 }
 

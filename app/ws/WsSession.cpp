@@ -1,6 +1,7 @@
 #include "ws/WsSession.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 
 #include "ws/CloseCode.h"
@@ -9,37 +10,64 @@
 
 namespace heimdallr::ws {
 
+namespace {
+std::atomic<uint64_t> nextSerial{1};
+}  // namespace
+
 WsSession::WsSession(server::ServerContext& context, net::Connection& connection,
-                     std::string roomId, std::string clientIp, const auth::Identity* identity)
+                     std::string clientIp, const auth::Identity* identity,
+                     const HandlerFactory& makeHandler)
     : context_(context),
       connection_(connection),
       clientIp_(std::move(clientIp)),
       decoder_(Role::kServer, context.config.limits.maxMessageBytes),
       lastActivityMs_(connection.loop().nowMs()),
+      serial_(nextSerial.fetch_add(1, std::memory_order_relaxed)),
       metrics_(context.config.metrics.enabled ? &context.metrics.loop(connection.loop().index())
                                               : nullptr) {
   ++context_.sessions;
   if (metrics_) metrics_->connectionsOpened.add();
-  bool mayPublish = true;
-  if (identity) {
-    mayPublish = identity->publish.matches(roomId);
-    if (identity->expiresAtMs > 0) {
-      // exp is wall-clock time; the loop clock is monotonic. Convert once, here, so a tick costs
-      // a comparison. The leeway the upgrade allowed is allowed here too.
-      const int64_t wallNowMs = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::system_clock::now().time_since_epoch())
-                                    .count();
-      const int64_t leftMs = identity->expiresAtMs +
-                             std::chrono::milliseconds(context.config.auth.leeway).count() -
-                             wallNowMs;
-      expiresAtMs_ =
-          connection.loop().nowMs() + static_cast<uint64_t>(std::max<int64_t>(1, leftMs));
-    }
-    identity_.reset(new auth::SessionIdentity{identity->user, identity->infoJson});
-    context_.users.add(connection_.loop().index(), identity_->user, &connection_);
-  }
-  handler_ = std::make_unique<RawRelay>(*this, std::move(roomId), mayPublish);
+  if (identity) adoptIdentity(*identity);
+  handler_ = makeHandler(*this);
 }
+
+WsSession::WsSession(server::ServerContext& context, net::Connection& connection,
+                     std::string roomId, std::string clientIp, const auth::Identity* identity)
+    : WsSession(context, connection, std::move(clientIp), identity,
+                [&roomId, identity](WsSession& session) {
+                  const bool mayPublish = !identity || identity->publish.matches(roomId);
+                  return std::make_unique<RawRelay>(session, std::move(roomId), mayPublish);
+                }) {}
+
+void WsSession::adoptIdentity(const auth::Identity& identity) {
+  expiresAtMs_ = 0;
+  if (identity.expiresAtMs > 0) {
+    // exp is wall-clock time; the loop clock is monotonic. Convert once, here, so a tick costs
+    // a comparison. The leeway the verifier allowed is allowed here too.
+    const int64_t wallNowMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+    const int64_t leftMs = identity.expiresAtMs +
+                           std::chrono::milliseconds(context_.config.auth.leeway).count() -
+                           wallNowMs;
+    expiresAtMs_ = connection_.loop().nowMs() + static_cast<uint64_t>(std::max<int64_t>(1, leftMs));
+  }
+  if (identity_ && identity_->user == identity.user) {
+    identity_->infoJson = identity.infoJson;
+    return;
+  }
+  forgetUser();
+  identity_.reset(new auth::SessionIdentity{identity.user, identity.infoJson});
+  context_.users.add(connection_.loop().index(), identity_->user, &connection_);
+}
+
+int64_t WsSession::expiresInMs() const {
+  if (expiresAtMs_ == 0) return -1;
+  const uint64_t now = connection_.loop().nowMs();
+  return expiresAtMs_ > now ? static_cast<int64_t>(expiresAtMs_ - now) : 0;
+}
+
+std::string WsSession::clientId() const { return context_.nodeId + "-" + std::to_string(serial_); }
 
 WsSession::~WsSession() {
   forgetUser();
@@ -58,6 +86,8 @@ void WsSession::onTick(net::Connection&, uint64_t nowMs) {
     closeWith(close_code::kTokenExpired, "token expired");
     return;
   }
+  handler_->onTick(nowMs);
+  if (connection_.state() != net::Connection::State::kOpen) return;
   const uint64_t idleMs = static_cast<uint64_t>(context_.config.limits.idleTimeout.count()) * 1000;
   if (idleMs == 0) return;
   if (pingOutstanding_) {

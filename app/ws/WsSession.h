@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -24,14 +25,31 @@ class WsSession : public net::Protocol, private FrameDecoder::Handler {
   /// How long a closing session waits for the peer's EOF after our close frame.
   static constexpr uint64_t kCloseLingerMs = 2000;
 
-  /// A session of the raw protocol in `roomId` (a RawRelay). `clientIp` holds a slot taken from
+  /// Builds the session's protocol handler (RawRelay, v2::V2Handler) once the transport exists.
+  using HandlerFactory = std::function<std::unique_ptr<MessageHandler>(WsSession&)>;
+
+  /// A session speaking `makeHandler`'s protocol. `clientIp` holds a slot taken from
   /// context.sessionsPerIp, given back by the destructor. `identity` is the verified token's
-  /// (null when auth is off): it decides here whether this session may publish in its room and
-  /// when it ends (exp); the session keeps only the user and info of it, so an authenticated
-  /// session costs a few dozen bytes more, not its patterns.
+  /// (null when auth is off or the protocol authenticates in-band): see adoptIdentity().
+  WsSession(server::ServerContext& context, net::Connection& connection, std::string clientIp,
+            const auth::Identity* identity, const HandlerFactory& makeHandler);
+  /// A session of the raw protocol in `roomId` (a RawRelay); it may publish there unless the
+  /// token's `pub` says otherwise.
   WsSession(server::ServerContext& context, net::Connection& connection, std::string roomId,
             std::string clientIp, const auth::Identity* identity = nullptr);
   ~WsSession() override;
+
+  /// Takes who the token says the client is: when the session ends (exp, plus the leeway, as a
+  /// loop-clock deadline checked on the tick) and its user for /api/disconnect. The session keeps
+  /// only the user and info, so an authenticated session costs a few dozen bytes more, not its
+  /// patterns. Called again by an in-band token refresh (same user only; the caller checks).
+  void adoptIdentity(const auth::Identity& identity);
+  /// Null with auth off (or before an in-band connect).
+  const auth::SessionIdentity* identity() const { return identity_.get(); }
+  /// Milliseconds until the token expires; -1 for never.
+  int64_t expiresInMs() const;
+  /// A cluster-unique id for this connection: "<node>-<serial>".
+  std::string clientId() const;
 
   // net::Protocol
   void onData(net::Connection& connection, const char* data, size_t size) override;
@@ -74,12 +92,13 @@ class WsSession : public net::Protocol, private FrameDecoder::Handler {
   server::ServerContext& context_;
   net::Connection& connection_;
   const std::string clientIp_;
-  std::unique_ptr<const auth::SessionIdentity> identity_;  // null with auth off
+  std::unique_ptr<auth::SessionIdentity> identity_;  // null with auth off
   FrameDecoder decoder_;
   uint64_t expiresAtMs_ = 0;  // loop clock; 0 = never (auth off, or a token without exp)
   uint64_t lastActivityMs_;
   uint64_t pingSentMs_ = 0;
   bool pingOutstanding_ = false;
+  uint64_t serial_;                // node-unique; clientId() is made from it on demand
   metrics::LoopMetrics* metrics_;  // this loop's; null when metrics are disabled
   metrics::CloseReason closeReason_ = metrics::CloseReason::kAbnormal;  // until a handshake says
   std::unique_ptr<MessageHandler> handler_;  // last: destroyed first, while the rest still lives

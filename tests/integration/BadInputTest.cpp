@@ -494,13 +494,16 @@ TEST(BadInput, handshake_on_a_path_that_is_not_a_room_gets_404) {
   ServerProcess server;
   Bystanders bystanders(server.port());
   for (const std::string& path :
-       {std::string("/a/b"), std::string("/"), std::string("/..%2f"), std::string("/%2e%2e"),
+       {std::string("/a/b"), std::string("/..%2f"), std::string("/%2e%2e"),
         "/" + std::string(65, 'r'), std::string("/room.1"), std::string("/room*"),
         std::string("/r%00m")}) {
     SCOPED_TRACE(path);
     WsTestClient client(server.port());
     EXPECT_EQ(404, client.handshake(path)) << client.responseHead();
   }
+  // "/" is protocol v2's: without its subprotocol the upgrade is a 400 that says so.
+  WsTestClient onRoot(server.port());
+  EXPECT_EQ(400, onRoot.handshake("/")) << onRoot.responseHead();
   // The longest valid id still works.
   WsTestClient longest(server.port());
   EXPECT_EQ(101, longest.handshake("/" + std::string(64, 'r')));

@@ -166,9 +166,10 @@ TEST(StaticFiles, rooms_health_and_stats_keep_their_meaning) {
   EXPECT_EQ(200, httpGet(server.port(), "/health").status);
   EXPECT_EQ(200, httpGet(server.port(), "/stats").status);
   EXPECT_EQ(405, statusOf(rawHttpExchange(server.port(), rawGet("/app.js", "POST"))));
-  // An upgrade on a path that is not a room is still a 404, not the page.
+  // An upgrade on a path that is not a room is still a 404, not the page; on "/" it is protocol
+  // v2's, refused with 400 without its subprotocol.
   WsTestClient onIndex(server.port());
-  EXPECT_EQ(404, onIndex.handshake("/"));
+  EXPECT_EQ(400, onIndex.handshake("/"));
   WsTestClient onAsset(server.port());
   EXPECT_EQ(404, onAsset.handshake("/app.js"));
   WsTestClient inRoom(server.port());
