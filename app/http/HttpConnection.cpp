@@ -331,6 +331,7 @@ bool HttpConnection::upgrade(const RequestHead& head, const std::string& roomId,
   if (v2) {
     session = std::make_unique<ws::WsSession>(
         context_, connection_, std::move(clientIp), nullptr,
+        config.limits.maxMessageBytes + v2::kCommandOverheadBytes,
         [](ws::WsSession& s) { return std::make_unique<v2::V2Handler>(s); });
   } else {
     session = std::make_unique<ws::WsSession>(context_, connection_, roomId, std::move(clientIp),

@@ -21,6 +21,8 @@ namespace heimdallr::v2 {
 
 /// The Sec-WebSocket-Protocol a v2 client offers on "/" and the server echoes.
 inline constexpr std::string_view kSubprotocol = "heimdallr.v2";
+/// A v2 frame may exceed limits.max_message_bytes by this much: the command around the data.
+inline constexpr size_t kCommandOverheadBytes = 4096;
 
 /// Protocol v2 on one WebSocket session (docs/PROTOCOL.md): JSON commands, each answered once
 /// by id; many rooms per connection, each a Membership (a RoomMember of its own); acknowledged

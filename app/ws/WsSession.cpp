@@ -15,12 +15,12 @@ std::atomic<uint64_t> nextSerial{1};
 }  // namespace
 
 WsSession::WsSession(server::ServerContext& context, net::Connection& connection,
-                     std::string clientIp, const auth::Identity* identity,
+                     std::string clientIp, const auth::Identity* identity, size_t maxMessageBytes,
                      const HandlerFactory& makeHandler)
     : context_(context),
       connection_(connection),
       clientIp_(std::move(clientIp)),
-      decoder_(Role::kServer, context.config.limits.maxMessageBytes),
+      decoder_(Role::kServer, maxMessageBytes),
       lastActivityMs_(connection.loop().nowMs()),
       serial_(nextSerial.fetch_add(1, std::memory_order_relaxed)),
       metrics_(context.config.metrics.enabled ? &context.metrics.loop(connection.loop().index())
@@ -34,7 +34,7 @@ WsSession::WsSession(server::ServerContext& context, net::Connection& connection
 WsSession::WsSession(server::ServerContext& context, net::Connection& connection,
                      std::string roomId, std::string clientIp, const auth::Identity* identity)
     : WsSession(context, connection, std::move(clientIp), identity,
-                [&roomId, identity](WsSession& session) {
+                context.config.limits.maxMessageBytes, [&roomId, identity](WsSession& session) {
                   const bool mayPublish = !identity || identity->publish.matches(roomId);
                   return std::make_unique<RawRelay>(session, std::move(roomId), mayPublish);
                 }) {}

@@ -31,8 +31,12 @@ class WsSession : public net::Protocol, private FrameDecoder::Handler {
   /// A session speaking `makeHandler`'s protocol. `clientIp` holds a slot taken from
   /// context.sessionsPerIp, given back by the destructor. `identity` is the verified token's
   /// (null when auth is off or the protocol authenticates in-band): see adoptIdentity().
+  /// `maxMessageBytes`: the largest message the decoder takes (limits.max_message_bytes for the
+  /// raw protocol; v2 adds room for the command around its data, so that too large a `data` gets
+  /// a 413 reply instead of a 1009 close).
   WsSession(server::ServerContext& context, net::Connection& connection, std::string clientIp,
-            const auth::Identity* identity, const HandlerFactory& makeHandler);
+            const auth::Identity* identity, size_t maxMessageBytes,
+            const HandlerFactory& makeHandler);
   /// A session of the raw protocol in `roomId` (a RawRelay); it may publish there unless the
   /// token's `pub` says otherwise.
   WsSession(server::ServerContext& context, net::Connection& connection, std::string roomId,

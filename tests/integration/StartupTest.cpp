@@ -127,6 +127,21 @@ TEST(Startup, unknown_plugin_option_fails_naming_the_option) {
       {"bus.inmem.bogus"});
 }
 
+TEST(Startup, history_or_presence_with_a_plugin_without_storage_fails_naming_the_key) {
+  expectConfigFailure(
+      ServerProcess::runToExit(
+          defaultArgsPlus({"--set", "bus.plugin_dir=" HEIMDALLR_NOSTORAGE_PLUGIN_DIR, "--set",
+                           "history.size=10"}),
+          10s),
+      {"history.size", "no history or presence"});
+  expectConfigFailure(
+      ServerProcess::runToExit(
+          defaultArgsPlus({"--set", "bus.plugin_dir=" HEIMDALLR_NOSTORAGE_PLUGIN_DIR, "--set",
+                           "room_rules=[{match: a, presence: {enabled: true}}]"}),
+          10s),
+      {"room_rules[0].presence.enabled"});
+}
+
 TEST(Startup, port_already_in_use_fails) {
   // An ordinary listener (no SO_REUSEPORT) holds the port.
   Poco::Net::ServerSocket holder;

@@ -677,4 +677,76 @@ TEST(ConfigLoader, secrets_have_no_key_of_their_own) {
 }
 
 }  // namespace
+// --- history, presence and per-room rules ---
+
+TEST(ConfigLoader, rooms_keep_no_history_or_presence_by_default) {
+  const Config config = load("");
+  EXPECT_FALSE(config.rooms.defaults.keepsHistory());
+  EXPECT_FALSE(config.rooms.defaults.presence);
+  EXPECT_FALSE(config.rooms.anyHistory());
+  EXPECT_FALSE(config.rooms.anyPresence());
+  EXPECT_EQ(&config.rooms.policyFor("42"), &config.rooms.defaults);
+}
+
+TEST(ConfigLoader, room_rules_first_match_wins_and_unset_keys_inherit_the_top_level) {
+  // The top-level keys come after the rules in the file: a rule still inherits them.
+  const Config config = load(
+      "room_rules:\n"
+      "  - match: \"live-*\"\n"
+      "    history: {size: 100, join_messages: 10}\n"
+      "  - match: \"live-big\"\n"
+      "    history: {size: 1}\n"
+      "  - match: lobby\n"
+      "    presence: {enabled: true, join_leave: true}\n"
+      "history:\n"
+      "  ttl_s: 60\n"
+      "presence:\n"
+      "  ttl_s: 30\n");
+  ASSERT_EQ(config.rooms.rules.size(), 3u);
+  const RoomPolicy& live = config.rooms.policyFor("live-big");  // the first rule, not the second
+  EXPECT_EQ(live.historySize, 100u);
+  EXPECT_EQ(live.joinMessages, 10u);
+  EXPECT_EQ(live.historyTtl, 60s);
+  EXPECT_FALSE(live.presence);
+  EXPECT_EQ(live.presenceTtl, 30s);
+  const RoomPolicy& lobby = config.rooms.policyFor("lobby");
+  EXPECT_TRUE(lobby.presence);
+  EXPECT_TRUE(lobby.joinLeave);
+  EXPECT_FALSE(lobby.keepsHistory());
+  EXPECT_EQ(&config.rooms.policyFor("lobby2"), &config.rooms.defaults);  // exact, not a prefix
+  EXPECT_EQ(&config.rooms.policyFor("live"), &config.rooms.defaults);    // "live-" is the prefix
+  EXPECT_TRUE(config.rooms.anyHistory());
+  EXPECT_TRUE(config.rooms.anyPresence());
+}
+
+TEST(ConfigLoader, room_rules_come_from_overrides_too) {
+  const Config config =
+      load("", {"history.size=5", "room_rules=[{match: \"raw-*\", history: {size: 0}}]"});
+  EXPECT_EQ(config.rooms.policyFor("42").historySize, 5u);
+  EXPECT_EQ(config.rooms.policyFor("raw-1").historySize, 0u);
+  const Config star = load("room_rules: [{match: \"*\", presence: {enabled: true}}]\n");
+  EXPECT_TRUE(star.rooms.policyFor("anything").presence);
+}
+
+TEST(ConfigLoader, bad_room_rules_name_the_rule_and_key) {
+  EXPECT_EQ(messageFrom("room_rules: 5\n"),
+            "conf/test.yaml: room_rules: expected a list of rules ({match: \"live-*\", history: "
+            "{...}, presence: {...}}), got \"5\"");
+  EXPECT_EQ(errorFrom("room_rules: [5]\n")->key(), "room_rules[0]");
+  EXPECT_EQ(errorFrom("room_rules: [{history: {size: 1}}]\n")->key(), "room_rules[0].match");
+  EXPECT_EQ(errorFrom("room_rules: [{match: \"a.b\"}]\n")->key(), "room_rules[0].match");
+  EXPECT_EQ(errorFrom("room_rules: [{match: \"a*b\"}]\n")->key(), "room_rules[0].match");
+  const std::optional<ConfigError> value =
+      errorFrom("room_rules:\n  - match: a\n  - match: b\n    history: {size: -1}\n");
+  ASSERT_TRUE(value);
+  EXPECT_EQ(value->key(), "room_rules[1].history.size");
+  EXPECT_TRUE(contains(value->what(), "expected an integer in [0, 1000000]")) << value->what();
+  EXPECT_EQ(errorFrom("room_rules: [{match: a, limits: {burst: 1}}]\n")->key(),
+            "room_rules[0].limits");
+  EXPECT_EQ(errorFrom("room_rules: [{match: a, history: {sise: 1}}]\n")->key(),
+            "room_rules[0].history.sise");
+  EXPECT_EQ(errorFrom("room_rules: [{match: a, match: b}]\n")->key(), "room_rules[0].match");
+  EXPECT_EQ(errorFrom("presence:\n  ttl_s: 1\n")->key(), "presence.ttl_s");
+}
+
 }  // namespace heimdallr::config
