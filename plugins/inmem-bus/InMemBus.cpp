@@ -43,18 +43,34 @@ void InMemBus::publish(BusMessagePtr msg) {
   enqueue({std::move(msg), PublishLatency::nowNs(), {}}, false);
 }
 
+// A task that comes after stop() runs at once on the caller's thread: no dispatcher is left,
+// and every Storage callback runs exactly once.
 bool InMemBus::enqueue(Queued queued, bool isTask) {
+  bool runNow = false;
   {
     std::lock_guard lock(queueMutex_);
-    if (stopping_ || (!isTask && queue_.size() >= maxPending_)) {
-      if (!isTask) ++dropped_;
+    const bool refused = stopping_ || (!isTask && queue_.size() >= maxPending_);
+    if (!refused) {
+      if (!isTask) ++published_;
+      queue_.push_back(std::move(queued));
+    } else if (isTask) {
+      runNow = true;
+    } else {
+      ++dropped_;
       return false;
     }
-    if (!isTask) ++published_;
-    queue_.push_back(std::move(queued));
+  }
+  if (runNow) {
+    queued.task();
+    return false;
   }
   queueReady_.notify_one();
   return true;
+}
+
+bool InMemBus::stopping() const {
+  std::lock_guard lock(queueMutex_);
+  return stopping_;
 }
 
 InMemBus::Stream& InMemBus::streamAt(const std::string& subject, int64_t nowMs, uint32_t metaTtlS) {
@@ -82,7 +98,7 @@ void InMemBus::append(BusMessagePtr msg, const StreamLimits& limits,
   stored->epoch = stream.epoch;
   AppendResult result;
   if (!enqueue({stored, PublishLatency::nowNs(), {}}, false)) {
-    result.error = "bus overloaded: max_pending messages are queued";
+    result.error = stopping() ? "bus stopped" : "bus overloaded: max_pending messages are queued";
   } else {
     stream.top = stored->offset;
     stream.kept.push_back(stored);
@@ -99,7 +115,9 @@ void InMemBus::append(BusMessagePtr msg, const StreamLimits& limits,
 void InMemBus::read(const std::string& subject, const ReadRequest& request,
                     std::function<void(StreamRead)> done) {
   StreamRead result;
-  {
+  if (stopping()) {
+    result.error = "bus stopped";
+  } else {
     std::lock_guard storage(storageMutex_);
     Stream& stream = streamAt(subject, steadyMs(), request.metaTtlS);
     result.epoch = stream.epoch;
@@ -134,7 +152,9 @@ void InMemBus::presenceRemove(const std::string& subject, const std::string& cli
 
 void InMemBus::presenceList(const std::string& subject, std::function<void(PresenceList)> done) {
   PresenceList result;
-  {
+  if (stopping()) {
+    result.error = "bus stopped";
+  } else {
     std::lock_guard storage(storageMutex_);
     auto it = presence_.find(subject);
     if (it != presence_.end()) {

@@ -67,8 +67,9 @@ class InMemBus : public Bus, private Storage {
   void presenceRemove(const std::string& subject, const std::string& client) override;
   void presenceList(const std::string& subject, std::function<void(PresenceList)> done) override;
 
-  /// Queues a message (false when full or stopping) or a task (always, while running).
+  /// Queues a message (false when full or stopping) or a task (after stop: runs it at once).
   bool enqueue(Queued queued, bool isTask);
+  bool stopping() const;
   /// The stream of `subject` as of `nowMs`, made (with a new epoch) when missing or expired.
   /// Caller holds storageMutex_.
   Stream& streamAt(const std::string& subject, int64_t nowMs, uint32_t metaTtlS);

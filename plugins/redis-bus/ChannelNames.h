@@ -5,14 +5,23 @@
 
 namespace heimdallr::bus {
 
-/// Maps bus subjects to Redis channel names and NATS patterns to Redis glob patterns.
-/// Pure: thread-safe.
+/// Maps bus subjects to Redis channel names, NATS patterns to Redis glob patterns, and subjects to
+/// the keys of their storage (streams, presence). Pure: thread-safe.
 class ChannelNames {
  public:
   explicit ChannelNames(std::string prefix) : prefix_(prefix.empty() ? "" : prefix + ".") {}
 
   /// "room.42" -> "heimdallr.room.42"
   std::string channel(std::string_view subject) const { return prefix_ + std::string(subject); }
+
+  /// The key of one of a subject's storage structures: key("meta", "room.42") ->
+  /// "heimdallr.meta.room.42". Kinds: "meta" (hash: epoch `e`, top offset `t`), "stream" (the
+  /// messages), "presence" (hash client -> member), "presence-exp" (zset client -> expiry, ms).
+  std::string key(std::string_view kind, std::string_view subject) const {
+    std::string out = prefix_;
+    out.append(kind).append(1, '.').append(subject);
+    return out;
+  }
 
   /// "heimdallr.room.42" -> "room.42"; empty when the channel is not ours.
   std::string_view subject(std::string_view channel) const {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <stdexcept>
 #include <system_error>
 
@@ -28,6 +29,25 @@ Poco::Logger& logger() { return Poco::Logger::get("heimdallr.bus.redis"); }
 
 size_t costOf(const BusMessage& msg) {
   return msg.payload.size() + msg.subject.size() + msg.origin.size() + kPerMessageOverhead;
+}
+
+// An append sends the envelope twice (script arguments) and Redis publishes it once more.
+size_t appendCostOf(const BusMessage& msg) {
+  return costOf(msg) + msg.senderClient.size() + msg.senderUser.size() + msg.epoch.size() +
+         kPerMessageOverhead;
+}
+
+/// Runs a user callback; an exception must not end the bus thread.
+template <class Callback, class Result>
+void invoke(Callback& callback, Result&& result) {
+  if (!callback) return;
+  try {
+    callback(std::forward<Result>(result));
+  } catch (const std::exception& e) {
+    logger().error("a storage callback threw: %s", std::string(e.what()));
+  } catch (...) {
+    logger().error("a storage callback threw");
+  }
 }
 }  // namespace
 
@@ -50,6 +70,10 @@ void RedisBus::start(const std::string& /*nodeId*/, const Options& options) {
       epollFd_, this, [this] { onConnectionReady(); },
       [this](const std::string& reason) { onConnectionLost(reason); });
   started_ = true;
+  {
+    std::lock_guard lock(queueMutex_);
+    acceptingStorage_ = true;
+  }
   thread_ = std::thread([this] { run(); });
 }
 
@@ -133,6 +157,94 @@ void RedisBus::stop() {
   started_ = false;
 }
 
+// --- Storage, any thread: enqueue only --------------------------------------------------------
+
+void RedisBus::append(BusMessagePtr msg, const StreamLimits& limits,
+                      std::function<void(AppendResult)> done) {
+  StorageRequest request;
+  request.script = StorageScripts::kAppend;
+  request.cost = appendCostOf(*msg);
+  request.subject = msg->subject;
+  request.msg = std::move(msg);
+  request.limits = limits;
+  request.onAppend = std::move(done);
+  enqueueStorage(std::move(request));
+}
+
+void RedisBus::read(const std::string& subject, const ReadRequest& request,
+                    std::function<void(StreamRead)> done) {
+  StorageRequest r;
+  r.script = StorageScripts::kRead;
+  r.subject = subject;
+  r.readRequest = request;
+  r.cost = subject.size() + kPerMessageOverhead;
+  r.onRead = std::move(done);
+  enqueueStorage(std::move(r));
+}
+
+void RedisBus::presenceSet(const std::string& subject, const PresenceMember& member,
+                           uint32_t ttlS) {
+  StorageRequest r;
+  r.script = StorageScripts::kPresenceSet;
+  r.subject = subject;
+  r.member = member;
+  r.ttlS = ttlS;
+  r.cost = subject.size() + 2 * member.client.size() + member.user.size() + member.info.size() +
+           member.node.size() + kPerMessageOverhead;
+  enqueueStorage(std::move(r));
+}
+
+void RedisBus::presenceRemove(const std::string& subject, const std::string& client) {
+  StorageRequest r;
+  r.script = StorageScripts::kPresenceRemove;
+  r.subject = subject;
+  r.member.client = client;
+  r.cost = subject.size() + client.size() + kPerMessageOverhead;
+  enqueueStorage(std::move(r));
+}
+
+void RedisBus::presenceList(const std::string& subject, std::function<void(PresenceList)> done) {
+  StorageRequest r;
+  r.script = StorageScripts::kPresenceList;
+  r.subject = subject;
+  r.cost = subject.size() + kPerMessageOverhead;
+  r.onList = std::move(done);
+  enqueueStorage(std::move(r));
+}
+
+// The deadline runs from the call. Past max_pending_bytes a request is refused, but its answer
+// still comes from the bus thread (it keeps only the callback, not the message).
+void RedisBus::enqueueStorage(StorageRequest&& request) {
+  request.enqueuedNs = PublishLatency::nowNs();
+  if (!isValidSubject(request.subject)) request.refused = "invalid subject: " + request.subject;
+  bool accepted = false;
+  {
+    std::lock_guard lock(queueMutex_);
+    if (acceptingStorage_) {
+      // Under the lock, so that deadlines grow in queue order.
+      request.deadlineMs = nowMs() + static_cast<uint64_t>(options_.storageTimeoutMs);
+      if (!request.refused.empty()) {
+        request.msg.reset();
+        request.cost = 0;
+      } else if (pendingBytes_.load() + request.cost > options_.maxPendingBytes) {
+        request.refused = "bus overloaded: max_pending_bytes reached";
+        request.msg.reset();
+        request.cost = 0;
+      } else {
+        pendingBytes_.fetch_add(request.cost);
+      }
+      storageOutbox_.push_back(std::move(request));
+      accepted = true;
+      // Under the lock: the bus thread drains once more, under it, before wakeFd_ is closed.
+      const uint64_t one = 1;
+      [[maybe_unused]] auto ignored = ::write(wakeFd_, &one, sizeof one);
+    }
+  }
+  if (accepted) return;
+  // Not started, or stopped: no bus thread is left to answer.
+  failStorage(request, "bus stopped");
+}
+
 uint64_t RedisBus::nowMs() const {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::steady_clock::now().time_since_epoch())
@@ -146,7 +258,10 @@ void RedisBus::run() {
   epoll_event events[kMaxEvents];
   while (!stopping_.load()) {
     uint64_t next = reconnectAtMs_;
-    for (uint64_t deadline : {publisher_->connectDeadlineMs(), subscriber_->connectDeadlineMs()}) {
+    const uint64_t storageDeadline =
+        storageDeadlines_.empty() ? 0 : storageDeadlines_.front().first;
+    for (uint64_t deadline :
+         {publisher_->connectDeadlineMs(), subscriber_->connectDeadlineMs(), storageDeadline}) {
       if (deadline != 0 && (next == 0 || deadline < next)) next = deadline;
     }
     const uint64_t now = nowMs();
@@ -163,7 +278,9 @@ void RedisBus::run() {
     }
     drainQueues();
     flushOutbox();
+    flushStorage();
     const uint64_t later = nowMs();
+    checkStorageDeadlines(later);
     publisher_->checkTimeout(later);
     subscriber_->checkTimeout(later);
     if (reconnectAtMs_ != 0 && later >= reconnectAtMs_) {
@@ -171,8 +288,24 @@ void RedisBus::run() {
       connectBoth();
     }
   }
+  // Every storage request still here gets its answer now: queued ones, then those in flight
+  // (hiredis calls their callbacks with no reply as it frees the context).
+  lossReason_ = "bus stopped";
+  {
+    std::lock_guard lock(queueMutex_);
+    acceptingStorage_ = false;
+    while (!storageOutbox_.empty()) {
+      storageIncoming_.push_back(std::move(storageOutbox_.front()));
+      storageOutbox_.pop_front();
+    }
+  }
+  for (auto& request : storageIncoming_) {
+    failStorage(request, request.refused.empty() ? lossReason_ : request.refused);
+  }
+  storageIncoming_.clear();
   publisher_->close();
   subscriber_->close();
+  failAllPendingStorage(lossReason_);
 }
 
 void RedisBus::drainQueues() {
@@ -183,6 +316,10 @@ void RedisBus::drainQueues() {
     while (!outbox_.empty()) {
       sending_.push_back(std::move(outbox_.front()));
       outbox_.pop_front();
+    }
+    while (!storageOutbox_.empty()) {
+      storageIncoming_.push_back(std::move(storageOutbox_.front()));
+      storageOutbox_.pop_front();
     }
   }
   for (const auto& command : commands) applyCommand(command);
@@ -241,6 +378,7 @@ void RedisBus::onPublishReply(redisAsyncContext* context, void* reply, void*) {
   self->inFlight_.pop_front();
   self->pendingBytes_.fetch_sub(done.cost);
   auto* r = static_cast<redisReply*>(reply);
+  if (r != nullptr) self->redisAnswered();
   if (r != nullptr && r->type != REDIS_REPLY_ERROR) self->latency_.observe(done.enqueuedNs);
 }
 
@@ -281,32 +419,327 @@ void RedisBus::dispatch(std::string_view channel, std::string_view payload, cons
   }
 }
 
+// --- Storage, bus thread ----------------------------------------------------------------------
+
+// Each request taken from the queue is sent or answered now, never kept waiting: while Redis is
+// down the caller hears so at once.
+void RedisBus::flushStorage() {
+  while (!storageIncoming_.empty()) {
+    StorageRequest request = std::move(storageIncoming_.front());
+    storageIncoming_.pop_front();
+    if (!request.refused.empty()) {
+      failStorage(request, request.refused);
+      continue;
+    }
+    if (const std::string unavailable = storageUnavailable(); !unavailable.empty()) {
+      releaseStorage(request);
+      failStorage(request, unavailable);  // presence updates are dropped
+      continue;
+    }
+    PendingStorage pending;
+    switch (request.script) {
+      case StorageScripts::kAppend:
+        pending.call =
+            StorageScripts::append(*names_, *request.msg, request.limits, candidateEpoch());
+        request.msg.reset();  // the call holds the envelope
+        break;
+      case StorageScripts::kRead:
+        pending.call =
+            StorageScripts::read(*names_, request.subject, request.readRequest, candidateEpoch());
+        break;
+      case StorageScripts::kPresenceSet:
+        pending.call =
+            StorageScripts::presenceSet(*names_, request.subject, request.member, request.ttlS);
+        break;
+      case StorageScripts::kPresenceRemove:
+        pending.call =
+            StorageScripts::presenceRemove(*names_, request.subject, request.member.client);
+        break;
+      default:
+        pending.call = StorageScripts::presenceList(*names_, request.subject);
+        break;
+    }
+    const uint64_t deadline = request.deadlineMs;
+    pending.request = std::move(request);
+    const uint64_t id = nextStorageId_++;
+    auto [it, inserted] = storagePending_.emplace(id, std::move(pending));
+    if (!sendStorage(id, it->second)) {
+      StorageRequest failed = std::move(it->second.request);
+      storagePending_.erase(it);
+      releaseStorage(failed);
+      failStorage(failed, "bus down: the redis connection is closing");
+      continue;
+    }
+    storageDeadlines_.emplace_back(deadline, id);
+  }
+}
+
+bool RedisBus::sendStorage(uint64_t id, PendingStorage& pending) {
+  static const std::string kNoSha;  // EVAL with the source
+  const std::string& sha = pending.retried ? kNoSha : scriptShas_[pending.call.script];
+  std::vector<const char*> args;
+  std::vector<size_t> lengths;
+  pending.call.argv(sha, args, lengths);  // points into pending.call and sha: both outlive this
+  return redisAsyncCommandArgv(publisher_->context(), &RedisBus::onStorageReply,
+                               reinterpret_cast<void*>(static_cast<uintptr_t>(id)),
+                               static_cast<int>(args.size()), args.data(),
+                               lengths.data()) == REDIS_OK;
+}
+
+// A reply, or null when hiredis frees the context with the request in flight.
+void RedisBus::onStorageReply(redisAsyncContext* context, void* reply, void* privdata) {
+  auto* connection = static_cast<RedisConnection*>(context->data);
+  if (connection == nullptr) return;
+  auto* self = static_cast<RedisBus*>(connection->owner());
+  self->completeStorage(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(privdata)),
+                        static_cast<const redisReply*>(reply), context->errstr);
+}
+
+void RedisBus::completeStorage(uint64_t id, const redisReply* r, const char* contextError) {
+  auto it = storagePending_.find(id);
+  if (it == storagePending_.end()) return;
+  if (r != nullptr) redisAnswered();
+  PendingStorage& pending = it->second;
+  if (pending.answered) {  // a late reply after the timeout: only frees the request
+    releaseStorage(pending.request);
+    storagePending_.erase(it);
+    return;
+  }
+  // The script cache was flushed (SCRIPT FLUSH, a failover): once more with the source.
+  if (r != nullptr && r->type == REDIS_REPLY_ERROR && !pending.retried &&
+      std::string_view(r->str, r->len).substr(0, 8) == "NOSCRIPT" && publisher_->ready()) {
+    pending.retried = true;
+    if (sendStorage(id, pending)) return;
+  }
+  StorageRequest request = std::move(pending.request);
+  storagePending_.erase(it);
+  releaseStorage(request);
+  if (r == nullptr) {
+    std::string error = lossReason_;
+    if (error.empty()) {
+      error =
+          "bus down: redis " + options_.host + ":" + std::to_string(options_.port) + ": " +
+          (contextError != nullptr && contextError[0] != '\0' ? contextError : "connection lost");
+    }
+    failStorage(request, error);
+    return;
+  }
+  if (r->type == REDIS_REPLY_ERROR) {
+    const std::string error = "redis: " + std::string(r->str, r->len);
+    if (request.script == StorageScripts::kPresenceSet ||
+        request.script == StorageScripts::kPresenceRemove) {
+      // Fire and forget: said once (then at debug level), since the host refreshes regularly.
+      if (!presenceFailureLogged_) {
+        logger().warning("presence update on %s failed: %s (logged once)", request.subject, error);
+      } else {
+        logger().debug("presence update on %s failed: %s", request.subject, error);
+      }
+      presenceFailureLogged_ = true;
+    }
+    failStorage(request, error);
+    return;
+  }
+  size_t malformed = 0;
+  switch (request.script) {
+    case StorageScripts::kAppend:
+      finishAppend(request, StorageScripts::parseAppend(*r));
+      break;
+    case StorageScripts::kRead:
+      invoke(request.onRead,
+             StorageScripts::parseRead(*r, request.subject, request.readRequest.newest, malformed));
+      noteMalformed(malformed, "stream entries");
+      break;
+    case StorageScripts::kPresenceList:
+      invoke(request.onList, StorageScripts::parsePresenceList(*r, malformed));
+      noteMalformed(malformed, "presence members");
+      break;
+    default:
+      break;
+  }
+}
+
+// Thread-safe (also runs on the caller's thread after stop()): touches only atomics.
+void RedisBus::failStorage(StorageRequest& request, const std::string& error) {
+  switch (request.script) {
+    case StorageScripts::kAppend: {
+      AppendResult result;
+      result.error = error;
+      finishAppend(request, std::move(result));
+      break;
+    }
+    case StorageScripts::kRead: {
+      StreamRead result;
+      result.error = error;
+      invoke(request.onRead, std::move(result));
+      break;
+    }
+    case StorageScripts::kPresenceList: {
+      PresenceList result;
+      result.error = error;
+      invoke(request.onList, std::move(result));
+      break;
+    }
+    default:
+      break;  // fire and forget
+  }
+  request.onAppend = nullptr;
+  request.onRead = nullptr;
+  request.onList = nullptr;
+}
+
+void RedisBus::finishAppend(StorageRequest& request, AppendResult result) {
+  if (result.error.empty()) {
+    published_.fetch_add(1, std::memory_order_relaxed);
+    latency_.observe(request.enqueuedNs);
+  } else {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+  }
+  invoke(request.onAppend, std::move(result));
+}
+
+void RedisBus::releaseStorage(StorageRequest& request) {
+  pendingBytes_.fetch_sub(request.cost);
+  request.cost = 0;
+}
+
+// A request past its deadline is answered with an error; the connection is kept (a hung Redis
+// may come back, and reconnecting would not help), and its late reply is ignored. Meanwhile the
+// bus reports itself down: Redis does not answer commands.
+void RedisBus::checkStorageDeadlines(uint64_t now) {
+  while (!storageDeadlines_.empty() && storageDeadlines_.front().first <= now) {
+    const uint64_t id = storageDeadlines_.front().second;
+    storageDeadlines_.pop_front();
+    auto it = storagePending_.find(id);
+    if (it == storagePending_.end() || it->second.answered) continue;
+    PendingStorage& pending = it->second;
+    pending.answered = true;
+    pending.call.args.clear();
+    const std::string limit = std::to_string(options_.storageTimeoutMs) + " ms";
+    if (!hung_) {
+      hung_ = true;
+      setStatus(false, "redis " + options_.host + ":" + std::to_string(options_.port) +
+                           ": no reply within " + limit);
+      logger().warning("bus down: redis %s:%d gave no reply within %s", options_.host,
+                       options_.port, limit);
+    }
+    failStorage(pending.request, "bus timeout: redis gave no reply within " + limit);
+  }
+}
+
+void RedisBus::failAllPendingStorage(const std::string& error) {
+  auto pending = std::move(storagePending_);
+  storagePending_.clear();
+  storageDeadlines_.clear();
+  for (auto& [id, entry] : pending) {
+    releaseStorage(entry.request);
+    if (!entry.answered) failStorage(entry.request, error);
+  }
+}
+
+// Any reply on the publisher connection proves that Redis answers again.
+void RedisBus::redisAnswered() {
+  if (!hung_) return;
+  hung_ = false;
+  setStatus(true, "");
+  logger().information("bus up: redis %s:%d answers again", options_.host, options_.port);
+}
+
+std::string RedisBus::storageUnavailable() const {
+  if (!publisher_->ready() || scriptsAnswered_ < StorageScripts::kCount) {
+    return "bus down: " + status().reason;
+  }
+  if (!scriptError_.empty()) {
+    return "bus storage unavailable: redis refused SCRIPT LOAD: " + scriptError_;
+  }
+  return {};
+}
+
+std::string RedisBus::candidateEpoch() {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(epochRandom_()));
+  return text;
+}
+
+void RedisBus::noteMalformed(size_t count, const char* what) {
+  if (count == 0) return;
+  if (malformed_.fetch_add(count, std::memory_order_relaxed) == 0) {
+    logger().warning("skipped %z malformed %s from redis (logged once)", count, std::string(what));
+  } else {
+    logger().debug("skipped %z malformed %s from redis", count, std::string(what));
+  }
+}
+
 void RedisBus::connectBoth() {
   const uint64_t now = nowMs();
   publisher_->connect(options_, now);
   subscriber_->connect(options_, now);
 }
 
+// Both connected (and authenticated): subscriptions and queued publishes go out at once; the
+// bus is up when Redis has also answered the SCRIPT LOADs (onScriptsAnswered).
 void RedisBus::onConnectionReady() {
   if (!publisher_->ready() || !subscriber_->ready()) return;
+  for (const auto& [target, count] : interest_) sendInterest(target, true);
+  scriptsAnswered_ = 0;
+  scriptError_.clear();
+  for (size_t i = 0; i < StorageScripts::kCount; ++i) {
+    const std::string& source = StorageScripts::source(static_cast<StorageScripts::Script>(i));
+    redisAsyncCommand(publisher_->context(), &RedisBus::onScriptLoaded,
+                      reinterpret_cast<void*>(static_cast<uintptr_t>(i)), "SCRIPT LOAD %b",
+                      source.data(), source.size());
+  }
+  flushOutbox();
+}
+
+void RedisBus::onScriptLoaded(redisAsyncContext* context, void* reply, void* privdata) {
+  auto* connection = static_cast<RedisConnection*>(context->data);
+  auto* r = static_cast<redisReply*>(reply);
+  if (connection == nullptr || r == nullptr) return;  // lost: the next connection loads again
+  auto* self = static_cast<RedisBus*>(connection->owner());
+  const auto index = static_cast<size_t>(reinterpret_cast<uintptr_t>(privdata));
+  if (r->type == REDIS_REPLY_STRING && index < StorageScripts::kCount) {
+    self->scriptShas_[index].assign(r->str, r->len);
+  } else if (self->scriptError_.empty()) {
+    self->scriptError_ = r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len)
+                                                      : std::string("unexpected reply");
+  }
+  if (++self->scriptsAnswered_ == StorageScripts::kCount) self->onScriptsAnswered();
+}
+
+// Redis answered a command on the fresh connection pair: up.
+void RedisBus::onScriptsAnswered() {
   backoffStep_ = 0;
   if (everUp_) reconnects_.fetch_add(1, std::memory_order_relaxed);
   everUp_ = true;
-  for (const auto& [target, count] : interest_) sendInterest(target, true);
+  hung_ = false;
   setStatus(true, "");
   if (reportedDown_) {
     logger().information("bus up: connected to redis %s:%d", options_.host, options_.port);
     reportedDown_ = false;
   }
-  flushOutbox();
+  if (!scriptError_.empty() && scriptError_ != loggedScriptError_) {
+    // Not transient (ACLs, scripting disabled): said once, with what to change.
+    loggedScriptError_ = scriptError_;
+    logger().error(
+        "redis %s:%d refused SCRIPT LOAD (%s): history and presence fail until the bus user may "
+        "run scripts (EVAL, EVALSHA, SCRIPT)",
+        options_.host, options_.port, scriptError_);
+  }
 }
 
 // Either connection died: drop both and reconnect them together, so that the pair is always
 // in a known state (and every live subject is resubscribed on the fresh subscriber).
 void RedisBus::onConnectionLost(const std::string& reason) {
-  publisher_->close();
+  const std::string status =
+      "redis " + options_.host + ":" + std::to_string(options_.port) + ": " + reason;
+  lossReason_ = "bus down: " + status;
+  publisher_->close();  // in-flight storage requests fail with lossReason_
   subscriber_->close();
-  setStatus(false, "redis " + options_.host + ":" + std::to_string(options_.port) + ": " + reason);
+  failAllPendingStorage(lossReason_);
+  lossReason_.clear();
+  scriptsAnswered_ = 0;
+  hung_ = false;
+  setStatus(false, status);
   if (!reportedDown_) {
     logger().warning("bus down: redis %s:%d: %s; retrying", options_.host, options_.port, reason);
     reportedDown_ = true;

@@ -65,6 +65,10 @@ RedisOptions RedisOptions::parse(const Options& options) {
          parsed.maxPendingBytes =
              static_cast<size_t>(parseInteger(key, value, 1024, 1024LL * 1024 * 1024));
        }},
+      {"storage_timeout_ms",
+       [&](const std::string& key, const std::string& value) {
+         parsed.storageTimeoutMs = static_cast<int>(parseInteger(key, value, 100, 60000));
+       }},
   };
   for (const auto& [key, value] : options) {
     auto it = setters.find(key);

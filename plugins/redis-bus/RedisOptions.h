@@ -16,6 +16,9 @@ struct RedisOptions {
   int connectTimeoutMs = 2000;
   std::string channelPrefix = "heimdallr";   ///< every channel is "<prefix>.<subject>"
   size_t maxPendingBytes = 8 * 1024 * 1024;  ///< unacknowledged publish bytes before dropping
+  /// How long a storage request (append, read, presence) waits for Redis before its callback gets
+  /// an error (a hung Redis: the connection is open but nothing answers).
+  int storageTimeoutMs = 5000;
 
   /// Validates and converts `options`; throws std::invalid_argument("<key>: ...") on an unknown
   /// key or a bad value.

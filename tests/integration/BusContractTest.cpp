@@ -81,6 +81,31 @@ TEST_P(BusContract, exact_subscription_receives_the_message_intact) {
   EXPECT_EQ(1234567890123, msg->originTimeNs);
 }
 
+TEST_P(BusContract, publish_carries_kind_position_and_sender_as_they_are) {
+  Inbox inbox;
+  bus().subscribe("room.42", inbox.handler());
+  barrier();
+  auto msg = std::make_shared<BusMessage>(*message("room.42", R"({"user":"bob"})"));
+  msg->flags = BusMessage::kFlagJson;
+  msg->kind = MessageKind::kLeave;
+  msg->offset = 0x0102030405060708ULL;
+  msg->epoch = "0123456789abcdef";
+  msg->senderClient = "client-7";
+  msg->senderUser = std::string(300, 'u');  // longer than the wire form keeps
+  bus().publish(msg);
+  ASSERT_TRUE(inbox.waitFor(1));
+  const auto got = inbox.messages().at(0);
+  EXPECT_EQ(BusMessage::kFlagJson, got->flags);
+  EXPECT_EQ(MessageKind::kLeave, got->kind);
+  EXPECT_EQ(0x0102030405060708ULL, got->offset);
+  EXPECT_EQ("0123456789abcdef", got->epoch);
+  EXPECT_EQ("client-7", got->senderClient);
+  EXPECT_EQ(R"({"user":"bob"})", got->payload);
+  // A plugin may pass the user whole or cut it to what its wire form carries (255 bytes).
+  EXPECT_EQ(0u, msg->senderUser.rfind(got->senderUser, 0));
+  EXPECT_GE(got->senderUser.size(), 255u);
+}
+
 TEST_P(BusContract, wildcards_match_like_nats) {
   Inbox star, tail, other;
   bus().subscribe("stats.*", star.handler());

@@ -1,8 +1,9 @@
 // The optional history and presence capability of a bus plugin (Bus::storage()). Plain values in,
 // callbacks out; the threading contract is the Bus's: every method may be called from any thread
 // after start(), none blocks on the network, and every callback runs exactly once on a thread the
-// plugin owns (also when the backend is down or the bus stops: then with `error` set). A callback
-// must not block and must not call back into the bus.
+// plugin owns (also when the backend is down or the bus stops: then with `error` set; a call made
+// after stop() is answered at once on the caller's thread). A callback must not block and must not
+// call back into the bus.
 #pragma once
 
 #include <cstdint>
@@ -15,8 +16,9 @@
 namespace heimdallr::bus {
 
 /// How much of a stream is kept: the newest `size` messages, for `ttlS` seconds after the newest
-/// one. The epoch and top offset outlive the messages by `metaTtlS`, so that a client coming back
-/// after the messages expired learns that it has a gap instead of seeing offsets start again.
+/// one (0: no expiry). The epoch and top offset live max(ttlS, metaTtlS) seconds, so that a client
+/// coming back after the messages expired learns that it has a gap instead of seeing offsets
+/// start again.
 struct StreamLimits {
   uint64_t size = 0;
   uint32_t ttlS = 0;
@@ -75,7 +77,7 @@ class Storage {
                     std::function<void(StreamRead)> done) = 0;
 
   /// Adds or refreshes `member` in the presence set of `subject`; it expires after ttlS unless
-  /// refreshed. Fire and forget: a failure shows in status().
+  /// refreshed. Fire and forget: dropped while the backend is down (the host refreshes).
   virtual void presenceSet(const std::string& subject, const PresenceMember& member,
                            uint32_t ttlS) = 0;
   virtual void presenceRemove(const std::string& subject, const std::string& client) = 0;
