@@ -254,11 +254,17 @@ void RoomHub::onViewRead(int home, const std::string& roomId, bus::StreamRead re
     logger().warning("room %s: reading its stream failed: %s", roomId, read.error);
     return;
   }
-  if (!view.synced || read.epoch != view.epoch) {
+  if (!view.synced) {
     // Where live delivery starts: after the stream's top as it is now.
     view.synced = true;
     view.epoch = read.epoch;
     view.order.skipTo(read.top);
+  } else if (read.epoch != view.epoch) {
+    // The stream started again while a hole was being read: what was held is of the old epoch.
+    logger().warning("room %s: stream epoch %s replaced by %s", roomId, view.epoch, read.epoch);
+    view.epoch = read.epoch;
+    view.order = history::OffsetMerger<std::shared_ptr<RoomMessage>>(read.top, false);
+    return;
   }
   std::vector<std::pair<uint64_t, std::shared_ptr<RoomMessage>>> stored;
   for (bus::BusMessagePtr& msg : read.messages) {
