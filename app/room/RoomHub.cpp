@@ -75,14 +75,16 @@ void RoomHub::leave(RoomMember& member) {
 }
 
 // Sender's loop thread: the raw protocol's hot path.
-void RoomHub::publish(RoomMember& sender, ws::Opcode opcode, std::string&& payload,
-                      const std::string& senderClient, const std::string& senderUser) {
+void RoomHub::publish(RoomMember& sender, const config::RoomPolicy& policy, ws::Opcode opcode,
+                      std::string&& payload, const std::string& senderClient,
+                      const std::string& senderUser) {
   bus::BusMessage msg;
   msg.payload = std::move(payload);
   msg.flags = opcode == ws::Opcode::kBinary ? bus::BusMessage::kFlagBinary : 0;
   msg.senderClient = senderClient;
   msg.senderUser = senderUser;
-  publish(sender.roomId(), sender.loopIndex(), std::move(msg), metrics::PublishSource::kClient);
+  publish(sender.roomId(), sender.loopIndex(), std::move(msg), metrics::PublishSource::kClient, {},
+          &policy);
 }
 
 void RoomHub::publish(const std::string& roomId, int loop, ws::Opcode opcode, std::string&& payload,
@@ -95,7 +97,8 @@ void RoomHub::publish(const std::string& roomId, int loop, ws::Opcode opcode, st
 
 // Caller's loop thread.
 void RoomHub::publish(const std::string& roomId, int loop, bus::BusMessage&& message,
-                      metrics::PublishSource source, PublishDone done) {
+                      metrics::PublishSource source, PublishDone done,
+                      const config::RoomPolicy* policy) {
   auto msg = std::make_shared<bus::BusMessage>(std::move(message));
   msg->subject = roomSubject(roomId);
   msg->origin = nodeId_;
@@ -103,10 +106,10 @@ void RoomHub::publish(const std::string& roomId, int loop, bus::BusMessage&& mes
   // Presence events are not messages.
   if (metrics_ && msg->kind == bus::MessageKind::kMessage) metrics_->loop(loop).published(source);
 
-  const config::RoomPolicy& policy = policyFor(roomId);
-  if (policy.keepsHistory() && msg->kind == bus::MessageKind::kMessage && storage_ != nullptr) {
+  const config::RoomPolicy& rules = policy != nullptr ? *policy : policyFor(roomId);
+  if (rules.keepsHistory() && msg->kind == bus::MessageKind::kMessage && storage_ != nullptr) {
     // Numbered by the store and delivered when the bus brings it back, here too.
-    storage_->append(std::move(msg), limitsOf(policy),
+    storage_->append(std::move(msg), limitsOf(rules),
                      [this, loop, done = std::move(done)](bus::AppendResult result) {
                        if (done) {
                          loops_[loop]->post([done, result = std::move(result)]() mutable {

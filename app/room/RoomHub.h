@@ -64,9 +64,10 @@ class RoomHub {
   void join(RoomMember& member, const bus::ReadRequest* read, ReadDone onRead);
   void leave(RoomMember& member);
 
-  /// A raw member's message, as it came.
-  void publish(RoomMember& sender, ws::Opcode opcode, std::string&& payload,
-               const std::string& senderClient, const std::string& senderUser);
+  /// A raw member's message, as it came, in a room without history (`policy` is its room's).
+  void publish(RoomMember& sender, const config::RoomPolicy& policy, ws::Opcode opcode,
+               std::string&& payload, const std::string& senderClient,
+               const std::string& senderUser);
   /// A message that did not come from a member (the server API): called on loop `loop`'s thread,
   /// `roomId` already validated. Every member on every node gets it once.
   void publish(const std::string& roomId, int loop, ws::Opcode opcode, std::string&& payload,
@@ -74,8 +75,10 @@ class RoomHub {
   /// The general form: `msg` carries payload, flags, kind and sender; subject, origin and time
   /// are set here. `done` (optional) runs on loop `loop` with the offset (rooms with history) or
   /// offset 0 (rooms without), or with an error: then nothing was published.
+  /// `policy`: the room's (policyFor(roomId)), when the caller has it at hand.
   void publish(const std::string& roomId, int loop, bus::BusMessage&& msg,
-               metrics::PublishSource source, PublishDone done = {});
+               metrics::PublishSource source, PublishDone done = {},
+               const config::RoomPolicy* policy = nullptr);
 
   /// Reads a room's stream (the v2 `history` command); `done` on loop `loop`.
   void read(const std::string& roomId, int loop, const bus::ReadRequest& request, ReadDone done);

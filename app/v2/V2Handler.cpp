@@ -461,20 +461,23 @@ void V2Handler::onPublish(uint64_t id, PublishCommand& command) {
   msg.flags = bus::BusMessage::kFlagJson;
   msg.senderClient = clientId_;
   msg.senderUser = user_;
-  hub.publish(command.room, session_.connection().loop().index(), std::move(msg),
-              metrics::PublishSource::kClient, [weak = Weak(alive_), id](bus::AppendResult result) {
-                Alive alive = weak.lock();
-                if (!alive) return;
-                V2Handler& self = **alive;
-                if (!result.error.empty()) {
-                  self.replyError(id, ErrorCode::kUnavailable,
-                                  "publish: nothing was published: " + result.error);
-                } else if (result.offset == 0) {
-                  self.replyOk(id, "{}");
-                } else {
-                  self.replyOk(id, "{\"offset\":" + std::to_string(result.offset) + "}");
-                }
-              });
+  hub.publish(
+      command.room, session_.connection().loop().index(), std::move(msg),
+      metrics::PublishSource::kClient,
+      [weak = Weak(alive_), id](bus::AppendResult result) {
+        Alive alive = weak.lock();
+        if (!alive) return;
+        V2Handler& self = **alive;
+        if (!result.error.empty()) {
+          self.replyError(id, ErrorCode::kUnavailable,
+                          "publish: nothing was published: " + result.error);
+        } else if (result.offset == 0) {
+          self.replyOk(id, "{}");
+        } else {
+          self.replyOk(id, "{\"offset\":" + std::to_string(result.offset) + "}");
+        }
+      },
+      &membership.policy());
 }
 
 void V2Handler::onPresence(uint64_t id, const PresenceCommand& command) {

@@ -68,7 +68,7 @@ void RawRelay::onMessage(Opcode opcode, std::string&& payload) {
   const auth::SessionIdentity* identity = session_.identity();
   static const std::string kAnonymous;
   if (!policy_.keepsHistory()) {
-    context.hub.publish(*this, opcode, std::move(payload), clientId_,
+    context.hub.publish(*this, policy_, opcode, std::move(payload), clientId_,
                         identity ? identity->user : kAnonymous);
     return;
   }
@@ -78,11 +78,13 @@ void RawRelay::onMessage(Opcode opcode, std::string&& payload) {
   msg.flags = opcode == Opcode::kBinary ? bus::BusMessage::kFlagBinary : 0;
   msg.senderClient = clientId_;
   msg.senderUser = identity ? identity->user : kAnonymous;
-  context.hub.publish(roomId_, loopIndex(), std::move(msg), metrics::PublishSource::kClient,
-                      [loopMetrics](const bus::AppendResult& result) {
-                        if (!result.error.empty() && loopMetrics)
-                          loopMetrics->dropped(metrics::DropReason::kBusDown);
-                      });
+  context.hub.publish(
+      roomId_, loopIndex(), std::move(msg), metrics::PublishSource::kClient,
+      [loopMetrics](const bus::AppendResult& result) {
+        if (!result.error.empty() && loopMetrics)
+          loopMetrics->dropped(metrics::DropReason::kBusDown);
+      },
+      &policy_);
 }
 
 // End of a loop iteration, outside any fan-out: safe to leave the room's member list.

@@ -7,36 +7,23 @@
 //   node tests/e2e/auth.e2e.mjs        (runs `npm ci` here first if a package is missing)
 //
 // Environment: HEIMDALLR_BUILD_DIR (default <repo>/build). Node's test runner prints the summary.
-import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
+import {
+  TEST_TIMEOUT, now, refusalOf, requirePrerequisites, startHeimdallr, stopServer, tempDir, upgraded,
+  within,
+} from './support.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '..', '..');
-const buildDir = path.resolve(process.env.HEIMDALLR_BUILD_DIR || path.join(repo, 'build'));
-const serverBinary = path.join(buildDir, 'bin', 'heimdallr');
-const pluginDir = path.join(buildDir, 'plugins');
-
-if (!existsSync(serverBinary)) {
-  console.error(`auth.e2e: no server binary at ${serverBinary}: build first (scripts/setup)`);
-  process.exit(1);
-}
-if (!existsSync(path.join(here, 'node_modules', 'jsonwebtoken'))) {
-  console.log('auth.e2e: node_modules incomplete, running npm ci in tests/e2e');
-  const npm = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: here, stdio: 'inherit' });
-  if (npm.status !== 0) process.exit(1);
-}
+requirePrerequisites('auth.e2e', { packages: ['jsonwebtoken', 'ws'] });
 const { default: jwt } = await import('jsonwebtoken');
 const { WebSocket } = await import('ws');
 
 const SECRET = 'e2e-secret-that-is-at-least-32-bytes-long';
 const API_KEY = 'e2e-api-key-0123456789abcdef';
-const dir = mkdtempSync(path.join(os.tmpdir(), 'heimdallr-auth-e2e-'));
+const dir = tempDir('heimdallr-auth-e2e-');
 const files = {
   secret: path.join(dir, 'jwt.secret'),
   apiKey: path.join(dir, 'api.key'),
@@ -50,83 +37,18 @@ const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const rsaPublicPem = rsa.publicKey.export({ type: 'spki', format: 'pem' });
 writeFileSync(files.rsa, rsaPublicPem);
 writeFileSync(files.ec, ec.publicKey.export({ type: 'spki', format: 'pem' }));
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 // ---------------------------------------------------------------------------------------------
-// Helpers: every wait is bounded and says what it waited for.
+// Helpers (support.mjs has the shared ones): every wait is bounded and says what it waited for.
 
-function within(ms, what, promise) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-const servers = [];
-process.on('exit', () => {
-  for (const s of servers) if (!s.exited) s.child.kill('SIGKILL');
-});
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(1));
-
-const TEST_TIMEOUT = { timeout: 30_000 }; // per test; every wait inside is bounded too
-
-/** `overrides` are --set values; `env` is added to the server's environment. */
-async function startServer(overrides, env = {}) {
-  const args = ['--config', path.join(repo, 'conf', 'heimdallr.yaml')];
-  for (const o of ['server.host=127.0.0.1', 'server.port=0', 'server.drain_s=1', 'bus.plugin=inmem',
-    `bus.plugin_dir=${pluginDir}`, ...overrides]) {
-    args.push('--set', o);
-  }
-  const child = spawn(serverBinary, args, {
-    cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env },
-  });
-  const server = { child, log: '', exited: false };
-  servers.push(server);
-  child.on('exit', () => { server.exited = true; });
-  await within(15_000, 'the server to listen', new Promise((resolve, reject) => {
-    const onData = (chunk) => {
-      server.log += chunk.toString();
-      const main = /heimdallr listening on \S*:(\d+)/.exec(server.log);
-      const api = /on \S*:(\d+) \(api\.listen\)/.exec(server.log);
-      const wantsApi = overrides.some((o) => o.startsWith('api.listen='));
-      if (main && (!wantsApi || api)) {
-        server.port = Number(main[1]);
-        server.apiPort = api ? Number(api[1]) : server.port;
-        resolve();
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', () => reject(new Error(`the server exited before listening:\n${server.log}`)));
-  }));
-  return server;
-}
-
-async function stopServer(server) {
-  if (server.exited) return;
-  const exited = new Promise((resolve) => server.child.on('exit', resolve));
-  server.child.kill('SIGTERM');
-  await within(10_000, 'the server to exit', exited).catch(() => server.child.kill('SIGKILL'));
-}
+/** One server per group of tests: `overrides` are --set values; `env` is added to its environment. */
+const startServer = (overrides, env) => startHeimdallr(['server.drain_s=1', ...overrides], { env });
 
 /** A client that records what it receives; `opened` resolves, or rejects with the HTTP refusal. */
 function connect(port, pathAndQuery, headers = {}) {
   const ws = new WebSocket(`ws://127.0.0.1:${port}${pathAndQuery}`, { headers });
   const client = { ws, messages: [], waiters: [] };
-  client.opened = new Promise((resolve, reject) => {
-    ws.on('open', resolve);
-    ws.on('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => {
-        const error = new Error(`refused ${res.statusCode}`);
-        Object.assign(error, { status: res.statusCode, body, headers: res.headers });
-        reject(error);
-      });
-    });
-    ws.on('error', reject);
-  });
+  client.opened = upgraded(ws);
   client.closed = new Promise((resolve) => ws.on('close', (code, reason) => resolve({
     code, reason: reason.toString(),
   })));
@@ -151,19 +73,9 @@ function connect(port, pathAndQuery, headers = {}) {
 }
 
 /** The refusal of an upgrade: {status, body, headers}. */
-async function refusal(port, pathAndQuery, headers) {
-  const client = connect(port, pathAndQuery, headers);
-  try {
-    await within(5_000, `the answer to ${pathAndQuery.slice(0, 40)}`, client.opened);
-  } catch (error) {
-    if (error.status) return error;
-    throw error;
-  }
-  client.ws.close();
-  throw new Error(`${pathAndQuery.slice(0, 60)} was accepted`);
-}
+const refusal = (port, pathAndQuery, headers) =>
+  refusalOf(connect(port, pathAndQuery, headers), pathAndQuery.slice(0, 60));
 
-const now = () => Math.floor(Date.now() / 1000);
 const hs = (claims, options = {}) => jwt.sign(claims, SECRET, { algorithm: 'HS256', ...options });
 const get = (port, route) =>
   fetch(`http://127.0.0.1:${port}${route}`, { signal: AbortSignal.timeout(5_000) });

@@ -5,242 +5,39 @@
 //
 //   node tests/e2e/chat.e2e.mjs          (runs `npm ci` here first if node_modules is missing)
 //
-// The server runs with conf/heimdallr.yaml plus the room keys the demo needs (see ROOM_KEYS).
+// The server runs with conf/heimdallr.yaml plus the room keys the demo needs (DEMO_SETTINGS in
+// support.mjs, which also has the helpers shared with the other scripts here).
 // Environment: HEIMDALLR_BUILD_DIR (default <repo>/build), CHROMIUM (default /usr/bin/chromium).
 // Exit code 0 on success; 1 with the failed step, the pages' state and the server log otherwise.
 // Screenshots land in tests/out/e2e/. The server and the browser are always stopped.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import {
+  DEMO_JOIN_MESSAGES, DEMO_SETTINGS, check, equal, launchChromium, linesOf, openChat, outDir,
+  pages, poll, repo, requirePrerequisites, runScenario, say, startHeimdallr, waitIn, waitStatus,
+} from './support.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '..', '..');
-const buildDir = path.resolve(process.env.HEIMDALLR_BUILD_DIR || path.join(repo, 'build'));
-const serverBinary = path.join(buildDir, 'bin', 'heimdallr');
-const pluginDir = path.join(buildDir, 'plugins');
-const webRoot = path.join(repo, 'web');
-const outDir = path.join(repo, 'tests', 'out', 'e2e');
-const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const DEADLINE_MS = 150_000; // the whole run; CTest's own timeout is 300 s
 const STEP_TIMEOUT_MS = 10_000;
 const ROOM = 'lobby';
 const OTHER_ROOM = 'elsewhere';
-const JOIN_MESSAGES = 20;
-/** What the demo needs of the server: rooms that keep history and presence. */
-const ROOM_KEYS = [
-  'history.size=100',
-  `history.join_messages=${JOIN_MESSAGES}`,
-  'presence.enabled=true',
-  'presence.join_leave=true',
-];
+const JOIN_MESSAGES = DEMO_JOIN_MESSAGES;
 
-// ---------------------------------------------------------------------------------------------
-// Prerequisites, with messages that say what to install.
-
-function fail(message) {
-  console.error(`e2e.chat: FAILED: ${message}`);
-  process.exit(1);
-}
-
-if (!existsSync(serverBinary))
-  fail(`no server binary at ${serverBinary}: build first (scripts/setup)`);
-if (!existsSync(chromiumPath)) fail(`no browser at ${chromiumPath}: apt-get install -y chromium`);
-if (!existsSync(path.join(here, 'node_modules', 'playwright-core'))) {
-  console.log('e2e.chat: node_modules missing, running npm ci in tests/e2e');
-  const npm = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: here, stdio: 'inherit' });
-  if (npm.status !== 0)
-    fail('npm ci failed in tests/e2e (is npm installed and the registry reachable?)');
-}
-const { chromium } = await import('playwright-core');
+requirePrerequisites('e2e.chat', { browser: true, packages: ['playwright-core', 'ws'] });
 const { WebSocket } = await import('ws');
 const { HeimdallrClient } = await import('../../web/heimdallr.js');
 
-// ---------------------------------------------------------------------------------------------
-// The server process.
-
-const servers = [];
-
-class Server {
-  constructor(name, port = 0) {
-    this.name = name;
-    this.requestedPort = port;
-    this.log = '';
-    this.exited = null;
-  }
-
-  start(timeoutMs = 15_000) {
-    const overrides = [
-      'server.host=127.0.0.1',
-      `server.port=${this.requestedPort}`,
-      'bus.plugin=inmem',
-      `bus.plugin_dir=${pluginDir}`,
-      `web.root=${webRoot}`,
-      ...ROOM_KEYS,
-    ];
-    const config = path.join(repo, 'conf', 'heimdallr.yaml');
-    const args = ['--config', config, ...overrides.flatMap((o) => ['--set', o])];
-    this.child = spawn(serverBinary, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
-    servers.push(this);
-    this.exitPromise = new Promise((resolve) => {
-      this.child.on('exit', (code, signal) => {
-        this.exited = { code, signal };
-        resolve(this.exited);
-      });
-    });
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${this.name} did not start in ${timeoutMs} ms:\n${this.log}`)),
-        timeoutMs,
-      );
-      const onData = (chunk) => {
-        this.log += chunk.toString();
-        const match = /heimdallr listening on \S*:(\d+)/.exec(this.log);
-        if (match && !this.port) {
-          this.port = Number(match[1]);
-          clearTimeout(timer);
-          resolve(this);
-        }
-      };
-      this.child.stdout.on('data', onData);
-      this.child.stderr.on('data', onData);
-      this.exitPromise.then(() => {
-        clearTimeout(timer);
-        if (!this.port) reject(new Error(`${this.name} exited before listening:\n${this.log}`));
-      });
-    });
-  }
-
-  /** SIGTERM, then SIGKILL if it has not exited after `timeoutMs`. */
-  async stop(timeoutMs = 10_000) {
-    if (!this.child || this.exited) return this.exited;
-    this.child.kill('SIGTERM');
-    const timeout = new Promise((resolve) => setTimeout(resolve, timeoutMs, 'timeout'));
-    if ((await Promise.race([this.exitPromise, timeout])) === 'timeout') {
-      this.child.kill('SIGKILL');
-      await this.exitPromise;
-    }
-    return this.exited;
-  }
-}
-
-// Last resort if the script dies between steps: no server outlives it.
-process.on('exit', () => {
-  for (const server of servers) if (server.child && !server.exited) server.child.kill('SIGKILL');
-});
+/** The server on `port` (0: any) with the web demo's pages and room keys (DEMO_SETTINGS). */
+const startServer = (name, port = 0) =>
+  startHeimdallr([`server.port=${port}`, ...DEMO_SETTINGS], { name });
 
 // ---------------------------------------------------------------------------------------------
-// Small assertion and page helpers.
+// Page helpers (support.mjs has the shared ones: openChat, waitIn, waitStatus, linesOf, say).
 
 let step = 'start';
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-function equal(actual, expected, message) {
-  const a = JSON.stringify(actual);
-  const e = JSON.stringify(expected);
-  if (a !== e) throw new Error(`${message}: expected ${e}, got ${a}`);
-}
-
-const pages = new Map(); // name -> { page, problems: [], dialogs: [], requests: [] }
 let outage = false; // while the server is deliberately down, failed reconnects are expected
-const expectedOutageLogs = [];
-
-function watch(name, page) {
-  const record = { page, problems: [], dialogs: [], requests: [] };
-  pages.set(name, record);
-  page.on('console', (message) => {
-    if (message.type() !== 'error') return;
-    const text = message.text();
-    // Chromium itself logs each refused WebSocket connection; a page cannot silence that. Only
-    // accepted while the test has the server down, and only for the v2 endpoint.
-    if (outage && /^WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/' failed/.test(text)) {
-      expectedOutageLogs.push(`${name}: ${text}`);
-      return;
-    }
-    record.problems.push(`console error: ${text}`);
-  });
-  page.on('pageerror', (error) => record.problems.push(`uncaught: ${error.message}`));
-  page.on('request', (request) => record.requests.push(new URL(request.url()).pathname));
-  page.on('response', (response) => {
-    if (response.status() >= 400)
-      record.problems.push(`HTTP ${response.status()} ${response.url()}`);
-  });
-  page.on('requestfailed', (request) => {
-    if (!outage)
-      record.problems.push(`request failed: ${request.url()} ${request.failure()?.errorText}`);
-  });
-  page.on('dialog', async (dialog) => {
-    record.dialogs.push(dialog.message());
-    await dialog.dismiss();
-  });
-  return record;
-}
-
-// Injected before any page script: counts sends on a socket that is not OPEN, records every
-// status the page shows, and the WebSocket URLs and subprotocols the page asks for.
-function instrument() {
-  const Native = window.WebSocket;
-  window.__sockets = [];
-  window.WebSocket = class extends Native {
-    constructor(url, protocols) {
-      super(url, protocols);
-      window.__sockets.push({ url: String(url), protocols });
-    }
-  };
-  const send = Native.prototype.send;
-  window.__sendsNotOpen = 0;
-  Native.prototype.send = function (...args) {
-    if (this.readyState !== Native.OPEN) window.__sendsNotOpen += 1;
-    return send.apply(this, args);
-  };
-  window.__statusHistory = [];
-  document.addEventListener('DOMContentLoaded', () => {
-    const status = document.getElementById('status');
-    new MutationObserver(() => {
-      const last = window.__statusHistory[window.__statusHistory.length - 1];
-      if (last !== status.textContent) window.__statusHistory.push(status.textContent);
-    }).observe(status, { childList: true, characterData: true, subtree: true });
-  });
-}
-
-async function pageState(page) {
-  return page
-    .evaluate(() => ({
-      status: document.getElementById('status')?.textContent,
-      node: document.getElementById('node')?.textContent,
-      notice: document.getElementById('notice')?.hidden
-        ? null
-        : document.getElementById('notice')?.textContent.trim(),
-      members: [...document.querySelectorAll('#members li')].map((li) => li.textContent),
-      lines: [...document.querySelectorAll('#messages li')].map((li) => li.textContent),
-    }))
-    .catch((error) => ({ unavailable: error.message }));
-}
-
-/** Waits until `predicate(arg)` holds in the page; on timeout the error shows the page's state. */
-async function waitIn(page, description, predicate, arg, timeout = STEP_TIMEOUT_MS) {
-  try {
-    await page.waitForFunction(predicate, arg, { timeout, polling: 50 });
-  } catch (error) {
-    throw new Error(
-      `${description} (${error.message.split('\n')[0]})\n` +
-        `  page: ${JSON.stringify(await pageState(page))}`,
-    );
-  }
-}
-
-const linesOf = (page) =>
-  page.$$eval('#messages li', (items) =>
-    items.map((li) => ({
-      kind: li.className,
-      offset: li.dataset.offset === undefined ? null : Number(li.dataset.offset),
-      time: li.querySelector('time')?.textContent,
-      who: li.querySelector('.who')?.textContent,
-      text: li.querySelector('.text')?.textContent,
-    })),
-  );
+const quiet = () => outage;
 
 function waitMembers(page, expected, who) {
   return waitIn(
@@ -266,35 +63,6 @@ function waitLine(page, who, text, reader) {
       ),
     [who, text],
   );
-}
-
-function waitStatus(page, status, who, timeout = STEP_TIMEOUT_MS) {
-  return waitIn(
-    page,
-    `${who} should be ${status}`,
-    (s) => document.body.dataset.status === s,
-    status,
-    timeout,
-  );
-}
-
-async function say(page, text) {
-  await page.fill('#text', text);
-  await page.press('#text', 'Enter');
-}
-
-async function openChat(browser, name, nick, room, viewport) {
-  const context = await browser.newContext({ viewport });
-  context.setDefaultTimeout(STEP_TIMEOUT_MS);
-  await context.addInitScript(instrument);
-  const page = await context.newPage();
-  watch(name, page);
-  await page.goto(`${baseUrl}/`);
-  await page.fill('#nick', nick);
-  await page.fill('#room', room);
-  await page.click('#join');
-  await waitStatus(page, 'connected', name);
-  return page;
 }
 
 const noticeOf = (page) =>
@@ -326,12 +94,8 @@ class RawClient {
     });
   }
   async waitFor(description, predicate, timeout = STEP_TIMEOUT_MS) {
-    const deadline = Date.now() + timeout;
-    while (Date.now() < deadline) {
-      const found = this.json().find(predicate);
-      if (found) return found;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const found = await poll(() => this.json().find(predicate), timeout);
+    if (found) return found;
     throw new Error(
       `raw client: ${description}; received ${JSON.stringify(this.frames.map((f) => f.data))}`,
     );
@@ -347,19 +111,17 @@ class RawClient {
 // ---------------------------------------------------------------------------------------------
 // The scenario.
 
-let baseUrl = '';
-let browser = null;
-
 async function run() {
-  mkdirSync(outDir, { recursive: true });
   for (const stale of readdirSync(outDir)) {
     if (stale.startsWith('failure-') || stale.endsWith('.log')) rmSync(path.join(outDir, stale));
   }
 
   step = 'start the server';
-  let server = await new Server('server').start();
+  let server = await startServer('server');
   const port = server.port;
-  baseUrl = `http://127.0.0.1:${port}`;
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const open = (name, room, viewport) =>
+    openChat(browser, { name, nick: name, room, viewport, baseUrl, stepTimeoutMs: STEP_TIMEOUT_MS, quiet });
 
   step = 'the page and its assets are served with their types';
   for (const [asset, type] of [
@@ -393,21 +155,10 @@ async function run() {
   erin.close();
 
   step = 'launch chromium';
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true, // playwright passes --headless and a fresh temporary --user-data-dir
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    timeout: 30_000,
-  });
+  const browser = await launchChromium();
 
   step = 'alice (desktop) opens the room: its newest history, then her join';
-  const alice = await openChat(browser, 'alice', 'alice', ROOM, { width: 1000, height: 640 });
+  const alice = await open('alice', ROOM, { width: 1000, height: 640 });
   await waitMembers(alice, ['alice'], 'alice');
   const expectedHistory = [];
   for (let i = seeded - JOIN_MESSAGES + 1; i <= seeded; i += 1)
@@ -425,12 +176,12 @@ async function run() {
   );
 
   step = 'bob (phone) joins: presence lists both, alice sees him join; carol is elsewhere';
-  const bob = await openChat(browser, 'bob', 'bob', ROOM, { width: 390, height: 760 });
+  const bob = await open('bob', ROOM, { width: 390, height: 760 });
   await waitMembers(bob, ['alice', 'bob'], 'bob (from the join reply)');
   await waitMembers(alice, ['alice', 'bob'], 'alice (from the join push)');
   await waitLine(alice, 'bob', 'joined', 'alice');
   await waitLine(bob, 'erin', `earlier ${seeded}`, 'bob (history)');
-  const carol = await openChat(browser, 'carol', 'carol', OTHER_ROOM, { width: 800, height: 600 });
+  const carol = await open('carol', OTHER_ROOM, { width: 800, height: 600 });
   await waitMembers(carol, ['carol'], 'carol');
 
   step = 'the page shows the node of its connect reply, and asks nothing else for it';
@@ -677,7 +428,7 @@ async function run() {
   await waitStatus(alice, 'reconnecting', 'alice after the handshake was cut');
 
   step = 'the server is back on the same port: the pages reconnect, rejoin, and say what is lost';
-  server = await new Server('restarted server', port).start();
+  server = await startServer('restarted server', port);
   await waitStatus(alice, 'connected', 'alice', 30_000);
   await waitStatus(bob, 'connected', 'bob', 30_000);
   await waitStatus(carol, 'connected', 'carol', 30_000);
@@ -761,45 +512,14 @@ async function run() {
     'carol (who reconnected too) still saw nothing from the other room',
   );
 
-  return { history, expectedOutageLogs };
+  const outageLogs = [...pages.values()].flatMap((record) => record.expected);
+  return [
+    `status history during the restart: ${JSON.stringify(history)}`,
+    `refused reconnects logged by chromium while the server was down: ${outageLogs.length}`,
+    `screenshots in ${path.relative(repo, outDir)}/`,
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------
 
-const started = Date.now();
-const watchdog = setTimeout(() => {
-  console.error(`e2e.chat: FAILED: still running after ${DEADLINE_MS} ms, at step "${step}"`);
-  for (const server of servers) if (server.child && !server.exited) server.child.kill('SIGKILL');
-  process.exit(1);
-}, DEADLINE_MS);
-
-let exitCode = 0;
-try {
-  const { history, expectedOutageLogs: outageLogs } = await run();
-  console.log(`e2e.chat: status history during the restart: ${JSON.stringify(history)}`);
-  console.log(
-    `e2e.chat: refused reconnects logged by chromium while the server was down: ${outageLogs.length}`,
-  );
-  console.log(`e2e.chat: screenshots in ${path.relative(repo, outDir)}/`);
-  console.log(`e2e.chat: PASSED in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-} catch (error) {
-  exitCode = 1;
-  console.error(`e2e.chat: FAILED at step "${step}":\n${error.stack || error}`);
-  for (const [name, record] of pages) {
-    console.error(`  ${name}: ${JSON.stringify(await pageState(record.page))}`);
-    if (record.problems.length)
-      console.error(`  ${name} problems: ${JSON.stringify(record.problems)}`);
-    await record.page
-      .screenshot({ path: path.join(outDir, `failure-${name}.png`) })
-      .catch(() => {});
-  }
-  for (const server of servers) {
-    writeFileSync(path.join(outDir, `${server.name.replace(/\s+/g, '-')}.log`), server.log);
-    console.error(`--- ${server.name} log (last 2000 chars) ---\n${server.log.slice(-2000)}`);
-  }
-} finally {
-  if (browser) await browser.close().catch(() => {});
-  for (const server of servers) await server.stop().catch(() => {});
-  clearTimeout(watchdog);
-}
-process.exit(exitCode);
+await runScenario({ tag: 'e2e.chat', deadlineMs: DEADLINE_MS, step: () => step, run });

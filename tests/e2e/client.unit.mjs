@@ -3,19 +3,13 @@
 // server from npm `ws` on 127.0.0.1 (port 0), scripted frame by frame by each case below. It
 // tests the client's logic (ids, ordering, recovery, backoff), not the heimdallr server.
 //
-//   node tests/e2e/client.unit.mjs        (needs tests/e2e/node_modules: npm ci in tests/e2e)
+//   node tests/e2e/client.unit.mjs        (runs `npm ci` here first if npm ws is missing)
 //
 // Prints one line per case and a summary; exit code 0 when every case passed, 1 otherwise.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { requirePrerequisites, sleep, until as untilHolds, within as withinMs } from './support.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-if (!existsSync(path.join(here, 'node_modules', 'ws'))) {
-  console.error('client.unit: FAILED: npm ws missing: run `npm ci` in tests/e2e');
-  process.exit(1);
-}
+requirePrerequisites('client.unit', { server: false, packages: ['ws'] });
 const { WebSocket, WebSocketServer } = await import('ws');
 const {
   HeimdallrClient,
@@ -34,24 +28,9 @@ const stray = [];
 process.on('unhandledRejection', (error) => stray.push(error));
 process.on('uncaughtException', (error) => stray.push(error));
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function within(promise, what, ms = STEP_MS) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Polls `predicate` until it holds. */
-async function until(predicate, what, ms = STEP_MS) {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+// support.mjs's bounded waits, with this file's bound and a 5 ms poll.
+const within = (promise, what, ms = STEP_MS) => withinMs(ms, what, promise);
+const until = (predicate, what, ms = STEP_MS) => untilHolds(predicate, what, ms, 5);
 
 // ---------------------------------------------------------------------------------------------
 // The fake server.

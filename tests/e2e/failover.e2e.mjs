@@ -13,156 +13,36 @@
 // Environment: HEIMDALLR_BUILD_DIR (default <repo>/build), CHROMIUM (default /usr/bin/chromium).
 // Exit code 0 on success; 1 with the failed step, the page's state and the logs otherwise.
 // Every process it starts is stopped, and its temporary directory removed.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import {
+  Child, DEMO_SETTINGS, check, equal, freePort, launchChromium, linesOf, openChat, outDir, pages,
+  poll, repo, requirePrerequisites, runScenario, say, sleep, startHeimdallr, tempDir, waitIn,
+  waitStatus,
+} from './support.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '..', '..');
-const buildDir = path.resolve(process.env.HEIMDALLR_BUILD_DIR || path.join(repo, 'build'));
-const serverBinary = path.join(buildDir, 'bin', 'heimdallr');
-const pluginDir = path.join(buildDir, 'plugins');
-const webRoot = path.join(repo, 'web');
-const outDir = path.join(repo, 'tests', 'out', 'e2e');
-const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const DEADLINE_MS = 120_000; // the whole run; CTest's own timeout is 300 s
 const STEP_TIMEOUT_MS = 15_000;
 const ROOM = 'failover';
 const BEFORE = 3; // messages the page sees live before the kill
 const MISSED = 20; // messages published while the page's node is dead or just replaced
-const ROOM_KEYS = [
-  'history.size=100',
-  'history.join_messages=20',
-  'presence.enabled=true',
-  'presence.join_leave=true',
-];
 
-function fail(message) {
-  console.error(`e2e.failover: FAILED: ${message}`);
-  process.exit(1);
-}
-
-function onPath(command) {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-}
-
-if (!existsSync(serverBinary))
-  fail(`no server binary at ${serverBinary}: build first (scripts/setup)`);
-if (!existsSync(path.join(pluginDir, 'libheimdallr-redis-bus.so')))
-  fail(`no redis bus plugin in ${pluginDir}: build first (scripts/setup)`);
-if (!existsSync(chromiumPath)) fail(`no browser at ${chromiumPath}: apt-get install -y chromium`);
-if (!onPath('redis-server')) fail('no redis-server on PATH: apt-get install -y redis-server');
-if (!onPath('haproxy')) fail('no haproxy on PATH: apt-get install -y haproxy');
-if (!existsSync(path.join(here, 'node_modules', 'playwright-core'))) {
-  console.log('e2e.failover: node_modules missing, running npm ci in tests/e2e');
-  const npm = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: here, stdio: 'inherit' });
-  if (npm.status !== 0)
-    fail('npm ci failed in tests/e2e (is npm installed and the registry reachable?)');
-}
-const { chromium } = await import('playwright-core');
+requirePrerequisites('e2e.failover', {
+  plugins: ['libheimdallr-redis-bus.so'],
+  browser: true,
+  commands: ['redis-server', 'haproxy'],
+  packages: ['playwright-core', 'ws'],
+});
 const { WebSocket } = await import('ws');
 const { HeimdallrClient } = await import('../../web/heimdallr.js');
 
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'heimdallr-failover-e2e-'));
+const tmp = tempDir('heimdallr-failover-e2e-');
 
 // ---------------------------------------------------------------------------------------------
-// Processes: each one's output is kept for the failure report; all are killed on the way out.
-
-const processes = [];
-
-class Child {
-  constructor(name, command, args, { ready, cwd = repo } = {}) {
-    this.name = name;
-    this.command = command;
-    this.args = args;
-    this.ready = ready; // a regexp on the output that says it is up
-    this.cwd = cwd;
-    this.log = '';
-    this.exited = null;
-  }
-
-  start(timeoutMs = 15_000) {
-    this.child = spawn(this.command, this.args, {
-      cwd: this.cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    processes.push(this);
-    this.exitPromise = new Promise((resolve) => {
-      this.child.on('exit', (code, signal) => {
-        this.exited = { code, signal };
-        resolve(this.exited);
-      });
-      this.child.on('error', (error) => {
-        this.log += `spawn error: ${error.message}\n`;
-        this.exited = { code: null, signal: null, error: error.message };
-        resolve(this.exited);
-      });
-    });
-    return new Promise((resolve, reject) => {
-      let done = false;
-      const timer = setTimeout(() => {
-        done = true;
-        reject(new Error(`${this.name} was not ready in ${timeoutMs} ms:\n${this.log}`));
-      }, timeoutMs);
-      const onData = (chunk) => {
-        this.log += chunk.toString();
-        const match = this.ready ? this.ready.exec(this.log) : [];
-        if (match && !done) {
-          done = true;
-          clearTimeout(timer);
-          this.match = match;
-          resolve(this);
-        }
-      };
-      this.child.stdout.on('data', onData);
-      this.child.stderr.on('data', onData);
-      if (!this.ready) onData('');
-      this.exitPromise.then(() => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        reject(new Error(`${this.name} exited before it was ready:\n${this.log}`));
-      });
-    });
-  }
-
-  kill(signal) {
-    if (this.child && !this.exited) this.child.kill(signal);
-    return this.exitPromise;
-  }
-
-  /** SIGTERM, then SIGKILL if it has not exited after `timeoutMs`. */
-  async stop(timeoutMs = 5_000) {
-    if (!this.child || this.exited) return this.exited;
-    this.child.kill('SIGTERM');
-    const timeout = new Promise((resolve) => setTimeout(resolve, timeoutMs, 'timeout'));
-    if ((await Promise.race([this.exitPromise, timeout])) === 'timeout') {
-      this.child.kill('SIGKILL');
-      await this.exitPromise;
-    }
-    return this.exited;
-  }
-}
-
-process.on('exit', () => {
-  for (const p of processes) if (p.child && !p.exited) p.child.kill('SIGKILL');
-  rmSync(tmp, { recursive: true, force: true });
-});
-
-/** A loopback port nobody listens on right now (it may be taken before it is used: retry). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
+// Processes (support.mjs's Child): each one's output is kept for the failure report; all are
+// killed on the way out.
 
 async function startRedis() {
   for (let attempt = 0; attempt < 3; attempt += 1) {
@@ -191,37 +71,24 @@ async function startRedis() {
 }
 
 async function startNode(name, redisPort) {
-  const overrides = [
-    'server.host=127.0.0.1',
-    'server.port=0',
+  const node = await startHeimdallr([
     `server.node_id=${name}`,
     'bus.plugin=redis',
-    `bus.plugin_dir=${pluginDir}`,
     'bus.redis.host=127.0.0.1',
     `bus.redis.port=${redisPort}`,
-    `web.root=${webRoot}`,
-    ...ROOM_KEYS,
-  ];
-  const config = path.join(repo, 'conf', 'heimdallr.yaml');
-  const node = new Child(
-    name,
-    serverBinary,
-    ['--config', config, ...overrides.flatMap((o) => ['--set', o])],
-    { ready: /heimdallr listening on \S*:(\d+)/ },
-  );
-  await node.start();
-  node.port = Number(node.match[1]);
+    ...DEMO_SETTINGS,
+  ], { name });
   node.id = name;
   // Ready once its bus is: /health answers 200.
-  const deadline = Date.now() + STEP_TIMEOUT_MS;
-  for (;;) {
-    const status = await fetch(`http://127.0.0.1:${node.port}/health`)
+  let status = 0;
+  const healthy = await poll(async () => {
+    status = await fetch(`http://127.0.0.1:${node.port}/health`)
       .then((r) => r.status)
       .catch(() => 0);
-    if (status === 200) return node;
-    if (Date.now() > deadline) throw new Error(`${name}: /health ${status}\n${node.log}`);
-    await sleep(50);
-  }
+    return status === 200;
+  }, STEP_TIMEOUT_MS, 50);
+  if (!healthy) throw new Error(`${name}: /health ${status}\n${node.log}`);
+  return node;
 }
 
 /**
@@ -316,96 +183,10 @@ async function startHaproxy(nodePorts) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Helpers.
+// Helpers (support.mjs has the shared ones: openChat, waitIn, waitStatus, linesOf, say).
 
 let step = 'start';
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-function equal(actual, expected, message) {
-  const a = JSON.stringify(actual);
-  const e = JSON.stringify(expected);
-  if (a !== e) throw new Error(`${message}: expected ${e}, got ${a}`);
-}
-
 let failingOver = false; // while the page's node is dead, its failed reconnects are expected
-const problems = [];
-const expectedLogs = [];
-
-function watch(page) {
-  page.on('console', (message) => {
-    if (message.type() !== 'error') return;
-    const text = message.text();
-    // Chromium logs a WebSocket that fails to open (a retry HAProxy could not place yet).
-    if (failingOver && /^WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/' failed/.test(text)) {
-      expectedLogs.push(text);
-      return;
-    }
-    problems.push(`console error: ${text}`);
-  });
-  page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
-  page.on('response', (response) => {
-    if (response.status() >= 400) problems.push(`HTTP ${response.status()} ${response.url()}`);
-  });
-  page.on('requestfailed', (request) => {
-    if (!failingOver)
-      problems.push(`request failed: ${request.url()} ${request.failure()?.errorText}`);
-  });
-  page.on('dialog', async (dialog) => {
-    problems.push(`dialog: ${dialog.message()}`);
-    await dialog.dismiss();
-  });
-}
-
-async function pageState(page) {
-  return page
-    .evaluate(() => ({
-      status: document.getElementById('status')?.textContent,
-      node: document.getElementById('node')?.textContent,
-      notice: document.getElementById('notice')?.hidden
-        ? null
-        : document.getElementById('notice')?.textContent.trim(),
-      members: [...document.querySelectorAll('#members li')].map((li) => li.textContent),
-      lines: [...document.querySelectorAll('#messages li')].map(
-        (li) => `${li.dataset.offset ?? '-'} ${li.querySelector('.who')?.textContent}: ` +
-          li.querySelector('.text')?.textContent,
-      ),
-      recoveries: window.heimdallrChat?.recoveries,
-    }))
-    .catch((error) => ({ unavailable: error.message }));
-}
-
-async function waitIn(page, description, predicate, arg, timeout = STEP_TIMEOUT_MS) {
-  try {
-    await page.waitForFunction(predicate, arg, { timeout, polling: 50 });
-  } catch (error) {
-    throw new Error(
-      `${description} (${error.message.split('\n')[0]})\n` +
-        `  page: ${JSON.stringify(await pageState(page))}`,
-    );
-  }
-}
-
-const linesOf = (page) =>
-  page.$$eval('#messages li', (items) =>
-    items.map((li) => ({
-      kind: li.className,
-      offset: li.dataset.offset === undefined ? null : Number(li.dataset.offset),
-      who: li.querySelector('.who')?.textContent,
-      text: li.querySelector('.text')?.textContent,
-    })),
-  );
-
-function waitStatus(page, status, timeout = STEP_TIMEOUT_MS) {
-  return waitIn(
-    page,
-    `the page should be ${status}`,
-    (s) => document.body.dataset.status === s,
-    status,
-    timeout,
-  );
-}
 
 function waitTexts(page, texts, description, timeout = STEP_TIMEOUT_MS) {
   return waitIn(
@@ -425,12 +206,7 @@ function waitTexts(page, texts, description, timeout = STEP_TIMEOUT_MS) {
 // ---------------------------------------------------------------------------------------------
 // The scenario.
 
-let browser = null;
-let page = null;
-
 async function run() {
-  mkdirSync(outDir, { recursive: true });
-
   step = 'start redis, two nodes on it, and haproxy in front of them';
   const redis = await startRedis();
   const nodes = [
@@ -445,38 +221,16 @@ async function run() {
   );
 
   step = 'the page joins the room through haproxy';
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    timeout: 30_000,
+  const browser = await launchChromium();
+  const page = await openChat(browser, {
+    name: 'alice',
+    nick: 'alice',
+    room: ROOM,
+    viewport: { width: 1000, height: 700 },
+    baseUrl,
+    stepTimeoutMs: STEP_TIMEOUT_MS,
+    quiet: () => failingOver,
   });
-  const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
-  context.setDefaultTimeout(STEP_TIMEOUT_MS);
-  // Records the URL of every WebSocket the page opens.
-  await context.addInitScript(() => {
-    const Native = window.WebSocket;
-    window.__socketUrls = [];
-    window.WebSocket = class extends Native {
-      constructor(url, protocols) {
-        super(url, protocols);
-        window.__socketUrls.push(String(url));
-      }
-    };
-  });
-  page = await context.newPage();
-  watch(page);
-  await page.goto(`${baseUrl}/`);
-  await page.fill('#nick', 'alice');
-  await page.fill('#room', ROOM);
-  await page.click('#join');
-  await waitStatus(page, 'connected');
 
   step = "find the page's node from what it shows (its connect reply)";
   await waitIn(page, 'the page should show its node', () =>
@@ -516,13 +270,9 @@ async function run() {
     Array.from({ length: BEFORE }, (_, i) => `before ${i + 1}`),
     'the page should show the messages sent before the kill',
   );
-  await page.fill('#text', 'alice is here');
-  await page.press('#text', 'Enter');
-  const deadline = Date.now() + STEP_TIMEOUT_MS;
-  while (!seen.some((m) => m.data?.text === 'alice is here') && Date.now() < deadline)
-    await sleep(20);
+  await say(page, 'alice is here');
   check(
-    seen.some((m) => m.data?.text === 'alice is here'),
+    await poll(() => seen.some((m) => m.data?.text === 'alice is here'), STEP_TIMEOUT_MS),
     `the bot should get the page's message across nodes, got ${JSON.stringify(seen)}`,
   );
 
@@ -552,9 +302,9 @@ async function run() {
     survivor.id,
     30_000,
   );
-  await waitStatus(page, 'connected', 30_000);
+  await waitStatus(page, 'connected', 'alice', 30_000);
   const reconnectedIn = Date.now() - killedAt;
-  const urls = await page.evaluate(() => window.__socketUrls);
+  const urls = await page.evaluate(() => window.__sockets.map((s) => s.url));
   check(
     urls.length >= 2 && urls.every((u) => u === `ws://127.0.0.1:${haproxy.port}/`),
     `the page should only ever connect through haproxy: ${JSON.stringify(urls)}`,
@@ -609,56 +359,32 @@ async function run() {
   check(replayed >= 1, `the re-join should have replayed missed messages: ${replayed}`);
 
   step = 'the page still talks to the room on the surviving node';
-  await page.fill('#text', 'alice is back');
-  await page.press('#text', 'Enter');
-  const until = Date.now() + STEP_TIMEOUT_MS;
-  while (!seen.some((m) => m.data?.text === 'alice is back') && Date.now() < until)
-    await sleep(20);
+  await say(page, 'alice is back');
   check(
-    seen.some((m) => m.data?.text === 'alice is back'),
+    await poll(() => seen.some((m) => m.data?.text === 'alice is back'), STEP_TIMEOUT_MS),
     "the bot should get the page's message after the failover",
   );
   await page.screenshot({ path: path.join(outDir, 'failover.png') });
   bot.close();
 
   step = 'no console errors, no failed requests, no dialogs';
-  equal(problems, [], 'problems on the page');
+  equal(pages.get('alice').problems, [], 'problems on the page');
+  equal(pages.get('alice').dialogs, [], 'dialogs on the page');
 
-  return { publishedIn, reconnectedIn, replayed, victim: victim.id, survivor: survivor.id };
+  return [
+    `${victim.id} killed; the page was back on ${survivor.id} ${reconnectedIn} ms later; ` +
+      `${MISSED} messages published over ${publishedIn} ms, ${replayed} of them replayed by ` +
+      'the re-join, the rest live',
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------
 
-const started = Date.now();
-const watchdog = setTimeout(() => {
-  console.error(`e2e.failover: FAILED: still running after ${DEADLINE_MS} ms, at step "${step}"`);
-  process.exit(1); // the exit handler kills every process
-}, DEADLINE_MS);
-
-let exitCode = 0;
-try {
-  const result = await run();
-  console.log(
-    `e2e.failover: ${result.victim} killed; the page was back on ${result.survivor} ` +
-      `${result.reconnectedIn} ms later; ${MISSED} messages published over ` +
-      `${result.publishedIn} ms, ${result.replayed} of them replayed by the re-join, the rest live`,
-  );
-  console.log(`e2e.failover: PASSED in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-} catch (error) {
-  exitCode = 1;
-  console.error(`e2e.failover: FAILED at step "${step}":\n${error.stack || error}`);
-  if (page) {
-    console.error(`  page: ${JSON.stringify(await pageState(page))}`);
-    await page.screenshot({ path: path.join(outDir, 'failure-failover.png') }).catch(() => {});
-  }
-  if (problems.length) console.error(`  page problems: ${JSON.stringify(problems)}`);
-  for (const p of processes) {
-    writeFileSync(path.join(outDir, `failover-${p.name}.log`), p.log);
-    console.error(`--- ${p.name} log (last 2000 chars) ---\n${p.log.slice(-2000)}`);
-  }
-} finally {
-  if (browser) await browser.close().catch(() => {});
-  for (const p of processes.slice().reverse()) await p.stop().catch(() => {});
-  clearTimeout(watchdog);
-}
-process.exit(exitCode);
+await runScenario({
+  tag: 'e2e.failover',
+  deadlineMs: DEADLINE_MS,
+  step: () => step,
+  run,
+  filePrefix: 'failover-',
+  stopTimeoutMs: 5_000,
+});

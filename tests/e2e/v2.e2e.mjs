@@ -7,103 +7,30 @@
 //   node tests/e2e/v2.e2e.mjs          (runs `npm ci` here first if a package is missing)
 //
 // Environment: HEIMDALLR_BUILD_DIR (default <repo>/build). Node's test runner prints the summary.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
+import {
+  TEST_TIMEOUT, freePort, now, refusalOf, requirePrerequisites, sleep, startHeimdallr, stopServer,
+  tempDir, upgraded, within,
+} from './support.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '..', '..');
-const buildDir = path.resolve(process.env.HEIMDALLR_BUILD_DIR || path.join(repo, 'build'));
-const serverBinary = path.join(buildDir, 'bin', 'heimdallr');
-const pluginDir = path.join(buildDir, 'plugins');
-
-if (!existsSync(serverBinary)) {
-  console.error(`v2.e2e: no server binary at ${serverBinary}: build first (scripts/setup)`);
-  process.exit(1);
-}
-if (!existsSync(path.join(here, 'node_modules', 'jsonwebtoken')) ||
-    !existsSync(path.join(here, 'node_modules', 'ws'))) {
-  console.log('v2.e2e: node_modules incomplete, running npm ci in tests/e2e');
-  const npm = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: here, stdio: 'inherit' });
-  if (npm.status !== 0) process.exit(1);
-}
+requirePrerequisites('v2.e2e', { packages: ['jsonwebtoken', 'ws'] });
 const { default: jwt } = await import('jsonwebtoken');
 const { WebSocket } = await import('ws');
 
 const PROTOCOL = 'heimdallr.v2';
 const SECRET = 'v2-e2e-secret-that-is-at-least-32-bytes-long';
-const dir = mkdtempSync(path.join(os.tmpdir(), 'heimdallr-v2-e2e-'));
+const dir = tempDir('heimdallr-v2-e2e-');
 const secretFile = path.join(dir, 'jwt.secret');
 writeFileSync(secretFile, `${SECRET}\n`);
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 // ---------------------------------------------------------------------------------------------
-// Helpers: every wait is bounded and says what it waited for.
+// Helpers (support.mjs has the shared ones): every wait is bounded and says what it waited for.
 
-function within(ms, what, promise) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-const servers = [];
-process.on('exit', () => {
-  for (const s of servers) if (!s.exited) s.child.kill('SIGKILL');
-});
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(1));
-
-const TEST_TIMEOUT = { timeout: 30_000 }; // per test; every wait inside is bounded too
-
-/** `overrides` are --set values, after the defaults below (a later --set wins). */
-async function startServer(overrides) {
-  const args = ['--config', path.join(repo, 'conf', 'heimdallr.yaml')];
-  for (const o of ['server.host=127.0.0.1', 'server.port=0', 'server.drain_s=1', 'bus.plugin=inmem',
-    `bus.plugin_dir=${pluginDir}`, ...overrides]) {
-    args.push('--set', o);
-  }
-  const child = spawn(serverBinary, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
-  const server = { child, log: '', exited: false };
-  servers.push(server);
-  child.on('exit', () => { server.exited = true; });
-  await within(15_000, 'the server to listen', new Promise((resolve, reject) => {
-    const onData = (chunk) => {
-      server.log += chunk.toString();
-      const main = /heimdallr listening on \S*:(\d+)/.exec(server.log);
-      if (main) {
-        server.port = Number(main[1]);
-        resolve();
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', () => reject(new Error(`the server exited before listening:\n${server.log}`)));
-  }));
-  return server;
-}
-
-async function stopServer(server) {
-  if (!server || server.exited) return;
-  const exited = new Promise((resolve) => server.child.on('exit', resolve));
-  server.child.kill('SIGTERM');
-  await within(10_000, 'the server to exit', exited).catch(() => server.child.kill('SIGKILL'));
-}
-
-/** A port nothing listens on (bound, then released). */
-async function closedPort() {
-  const probe = net.createServer();
-  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
+/** One server per group of tests: `overrides` are --set values (a later --set wins). */
+const startServer = (overrides) => startHeimdallr(['server.drain_s=1', ...overrides]);
 
 const opened = new Set(); // every socket of the running test, closed at its end
 
@@ -120,19 +47,7 @@ function open(port, route, { protocols, headers = {}, v2 = false } = {}) {
     ws, received: [], replies: new Map(), replyCount: new Map(), pushes: [], bad: [],
     waiters: [], nextId: 1,
   };
-  c.opened = new Promise((resolve, reject) => {
-    ws.on('open', resolve);
-    ws.on('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => {
-        const error = new Error(`refused ${res.statusCode}: ${body}`);
-        Object.assign(error, { status: res.statusCode, body, headers: res.headers });
-        reject(error);
-      });
-    });
-    ws.on('error', reject);
-  });
+  c.opened = upgraded(ws);
   c.opened.catch(() => {});
   c.isClosed = false;
   c.closed = new Promise((resolve) => ws.on('close', (code, reason) => {
@@ -233,17 +148,9 @@ async function rawSocket(port, route) {
   return c;
 }
 
-async function refusal(port, route, protocols) {
-  const c = open(port, route, { protocols });
-  try {
-    await within(5_000, `the answer to ${route}`, c.opened);
-  } catch (error) {
-    if (error.status) return error;
-    throw error;
-  }
-  c.ws.close();
-  throw new Error(`${route} with ${JSON.stringify(protocols)} was accepted`);
-}
+/** The refusal of an upgrade: {status, body, headers}. */
+const refusal = (port, route, protocols) =>
+  refusalOf(open(port, route, { protocols }), `${route} with ${JSON.stringify(protocols)}`);
 
 function closeAll() {
   for (const ws of opened) ws.terminate();
@@ -255,7 +162,6 @@ function assertOneReplyEach(c, ids) {
   for (const id of ids) assert.equal(c.replyCount.get(id), 1, `replies to #${id}`);
 }
 
-const now = () => Math.floor(Date.now() / 1000);
 const hs = (claims, options = {}) => jwt.sign(claims, SECRET, { algorithm: 'HS256', ...options });
 const offsetsOf = (list) => list.map((m) => m.offset);
 const range = (from, to) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -778,7 +684,7 @@ describe('limits: connect timeout, message size, rooms per connection, rate', ()
 
 describe('bus down', () => {
   test('publish with the bus down is 503 (redis plugin, nothing listening)', TEST_TIMEOUT, async () => {
-    const port = await closedPort();
+    const port = await freePort(); // nothing listens there
     const server = await startServer(['bus.plugin=redis', `bus.redis.port=${port}`,
       'bus.redis.connect_timeout_ms=100']);
     try {

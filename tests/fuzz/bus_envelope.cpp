@@ -6,6 +6,8 @@
 // 2. Whatever decodes re-encodes to the very same bytes, which decode to the same fields.
 // 3. A message built from the input's bytes (any flags, time, kind, offset, texts and payload)
 //    survives encode/decode, its texts cut to 255 bytes.
+// 4. decodePresenceMember (a presence entry as Redis hands it back) accepts exactly four
+//    length-prefixed fields filling the input, and what it accepts re-encodes to the same bytes.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstddef>
@@ -101,5 +103,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::optional<BusMessage> roundTrip = heimdallr::bus::decodeEnvelope(encoded, kSubject);
   FUZZ_CHECK(roundTrip.has_value());
   FUZZ_CHECK(sameFields(*roundTrip, expected));
+
+  // 4: the raw input as a presence entry.
+  size_t walk = 0;
+  bool fourFields = true;
+  for (int field = 0; field < 4 && fourFields; ++field) {
+    if (size - walk < 4) {
+      fourFields = false;
+      break;
+    }
+    const uint64_t n = littleEndian(data + walk, 4);
+    walk += 4;
+    if (size - walk < n) {
+      fourFields = false;
+      break;
+    }
+    walk += n;
+  }
+  const auto member = heimdallr::bus::decodePresenceMember(bytes);
+  FUZZ_CHECK(member.has_value() == (fourFields && walk == size));
+  if (member) FUZZ_CHECK(heimdallr::bus::encodePresenceMember(*member) == bytes);
   return 0;
 }

@@ -239,6 +239,8 @@ void envelopeSeeds() {
   msg.flags = heimdallr::bus::BusMessage::kFlagJson;
   msg.payload = "{\"text\":\"hi\"}";
   write(t, "stored_v2_message", heimdallr::bus::encodeEnvelope(msg));
+  write(t, "presence_member",
+        heimdallr::bus::encodePresenceMember({"node-a-7", "alice", "{\"role\":\"op\"}", "node-a"}));
   write(t, "err_truncated_header", good.substr(0, 21));
   write(t, "err_origin_past_end", good.substr(0, 22));
   std::string badVersion = good;
