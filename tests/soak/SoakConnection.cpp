@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstring>
 #include <utility>
 
@@ -113,7 +114,10 @@ void SoakConnection::onEvent(uint32_t events, char* scratch, size_t scratchSize)
     out_ =
         "GET " + path_ + " HTTP/1.1\r\nHost: " + target_.text +
         "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + websocketKey(id_) +
-        "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        "\r\nSec-WebSocket-Version: 13\r\n" +
+        (subprotocol_.empty() ? std::string()
+                              : "Sec-WebSocket-Protocol: " + subprotocol_ + "\r\n") +
+        "\r\n";
     if (upgradeBytes_ < out_.size()) out_.resize(upgradeBytes_);
     flush();
     return;
@@ -164,6 +168,16 @@ void SoakConnection::handleUpgradeResponse(const char* data, size_t len) {
   if (upgradeBuf_.compare(0, 12, "HTTP/1.1 101") != 0) {
     finish(false, "upgrade refused: " + upgradeBuf_.substr(0, upgradeBuf_.find("\r\n")));
     return;
+  }
+  if (!subprotocol_.empty()) {
+    std::string head = upgradeBuf_.substr(0, end + 2);
+    for (char& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::string want = "\r\nsec-websocket-protocol: " + subprotocol_ + "\r\n";
+    for (char& ch : want) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (head.find(want) == std::string::npos) {
+      finish(false, "upgrade: the server did not echo Sec-WebSocket-Protocol " + subprotocol_);
+      return;
+    }
   }
   std::string rest = upgradeBuf_.substr(end + 4);
   upgradeBuf_.clear();

@@ -44,6 +44,9 @@ class SoakConnection final : private ws::FrameDecoder::Handler {
   /// `upgradeBytes` sends only that much of the upgrade request (a client that goes away in the
   /// middle of its handshake); the default sends all of it.
   bool start(size_t upgradeBytes = SIZE_MAX);
+  /// Offers `Sec-WebSocket-Protocol: <name>` in the upgrade (call before start()); the server must
+  /// echo it, or the upgrade counts as refused.
+  void setSubprotocol(std::string name) { subprotocol_ = std::move(name); }
   void onEvent(uint32_t events, char* scratch, size_t scratchSize);
 
   /// Sends one text message; false when not open.
@@ -84,6 +87,7 @@ class SoakConnection final : private ws::FrameDecoder::Handler {
   const std::string path_;
   Listener& listener_;
   const int epollFd_;
+  std::string subprotocol_;
 
   int fd_ = -1;
   size_t upgradeBytes_ = SIZE_MAX;

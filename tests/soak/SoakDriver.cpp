@@ -36,9 +36,11 @@ SoakDriver::SoakDriver(SoakOptions options)
     : opt_(std::move(options)), rng_(opt_.seed), scratch_(256 * 1024) {
   epollFd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epollFd_ < 0) throw std::runtime_error("epoll_create1 failed");
+  v2_ = std::make_unique<V2Load>(opt_.v2, opt_.targets, opt_.closeTimeoutS, opt_.seed, epollFd_);
 }
 
 SoakDriver::~SoakDriver() {
+  v2_.reset();
   members_.clear();
   churners_.clear();
   graveyard_.clear();
@@ -101,14 +103,17 @@ bool SoakDriver::connectStable() {
     m.heardProbe.assign(pubs, false);
   }
   for (auto& m : members_) m.conn->start();
+  v2_->connect();
   const uint64_t deadline = monotonicNs() + 30 * kNsPerSec;
   for (;;) {
+    if (setupError_.empty() && !v2_->setupError().empty()) setupError_ = v2_->setupError();
     if (!setupError_.empty()) return false;
     const bool all =
         std::all_of(members_.begin(), members_.end(), [](const Member& m) { return m.open; });
-    if (all) return true;
+    if (all && v2_->ready()) return true;
     if (monotonicNs() > deadline) {
-      setupError_ = "stable members did not all connect within 30 s";
+      setupError_ = all ? "v2 clients did not all connect and join within 30 s"
+                        : "stable members did not all connect within 30 s";
       return false;
     }
     poll(monotonicNs() + 50 * kNsPerMs);
@@ -149,7 +154,9 @@ void SoakDriver::loadPhase() {
   }
   churning_ = opt_.churnRate > 0;
   nextChurnNs_ = loadStartNs_;
-  std::printf("READY members=%zu publishers=%zu\n", members_.size(), publishers_.size());
+  v2_->startLoad(loadStartNs_);
+  std::printf("READY members=%zu publishers=%zu v2_clients=%zu\n", members_.size(),
+              publishers_.size(), v2_->clientCount());
   std::fflush(stdout);
 
   for (;;) {
@@ -161,12 +168,14 @@ void SoakDriver::loadPhase() {
       nextChurnNs_ += secondsToNs(1.0 / opt_.churnRate);
     }
     runTimers(now);
+    v2_->tick(now);
     if (now - lastStatusNs_ >= secondsToNs(opt_.statusS)) status(now, false);
 
     uint64_t wake = std::min(loadEndNs_, lastStatusNs_ + secondsToNs(opt_.statusS));
     for (const auto& p : publishers_) wake = std::min(wake, p.nextNs);
     if (churning_) wake = std::min(wake, nextChurnNs_);
     if (!timers_.empty()) wake = std::min(wake, timers_.top().atNs);
+    wake = std::min(wake, v2_->wakeNs());
     poll(wake);
   }
 }
@@ -312,6 +321,7 @@ bool SoakDriver::allDelivered() const {
 
 void SoakDriver::drainPhase() {
   churning_ = false;
+  v2_->stopLoad();
   const uint64_t start = monotonicNs();
   const uint64_t deliveryDeadline = start + secondsToNs(opt_.drainS);
   const uint64_t churnDeadline =
@@ -319,11 +329,14 @@ void SoakDriver::drainPhase() {
   for (;;) {
     const uint64_t now = monotonicNs();
     runTimers(now);
+    v2_->tick(now);
     const bool delivered = allDelivered() || now >= deliveryDeadline;
     const bool churnDone = churners_.empty() || now >= churnDeadline;
-    if (delivered && churnDone) break;
+    const bool v2Done = v2_->settled(now) || now >= deliveryDeadline;
+    if (delivered && churnDone && v2Done) break;
     uint64_t wake = now + 50 * kNsPerMs;
     if (!timers_.empty()) wake = std::min(wake, timers_.top().atNs);
+    wake = std::min(wake, v2_->wakeNs());
     poll(wake);
   }
   for (auto it = churners_.begin(); it != churners_.end();) {
@@ -342,13 +355,15 @@ void SoakDriver::closeStable() {
   for (auto& m : members_) {
     if (m.open) m.conn->closeGracefully();
   }
+  v2_->closeAll();
   const uint64_t deadline = monotonicNs() + secondsToNs(opt_.closeTimeoutS);
   for (;;) {
     const bool all = std::all_of(members_.begin(), members_.end(), [](const Member& m) {
       return m.conn->state() == SoakConnection::State::kClosed;
     });
-    if (all) break;
+    if (all && v2_->allClosed()) break;
     if (monotonicNs() > deadline) {
+      v2_->abortRemaining();
       for (auto& m : members_) {
         if (m.conn->state() != SoakConnection::State::kClosed) {
           ++stableCloseErrors_;
@@ -377,6 +392,7 @@ void SoakDriver::poll(uint64_t untilNs) {
         ->onEvent(events[i].events, scratch_.data(), scratch_.size());
   }
   graveyard_.clear();
+  v2_->afterPoll();
 }
 
 void SoakDriver::onOpen(SoakConnection& conn) {
@@ -549,7 +565,7 @@ void SoakDriver::status(uint64_t now, bool final) {
       stderr,
       "soak: %s t=%.0fs sent=%llu delivered=%llu outstanding=%llu dup=%llu ooo=%llu "
       "p50=%.2fms p99=%.2fms churn started=%llu opened=%llu live=%zu failed=%llu "
-      "stable_disconnects=%llu\n",
+      "stable_disconnects=%llu%s\n",
       final ? "end" : "", t, static_cast<unsigned long long>(sent),
       static_cast<unsigned long long>(delivered_),
       static_cast<unsigned long long>(expected - unique),
@@ -558,7 +574,7 @@ void SoakDriver::status(uint64_t now, bool final) {
       static_cast<double>(windowLatency_.valueAtPercentile(99)) / 1e6,
       static_cast<unsigned long long>(churnStarted_), static_cast<unsigned long long>(churnOpened_),
       churners_.size(), static_cast<unsigned long long>(churnFailed_),
-      static_cast<unsigned long long>(stableDisconnects_));
+      static_cast<unsigned long long>(stableDisconnects_), v2_->statusText().c_str());
   windowLatency_.reset();
   windowDelivered_ = 0;
   lastStatusNs_ = now;
@@ -594,6 +610,7 @@ int SoakDriver::writeReport() {
   check(churnOrderViolations_, "repeated or reordered messages at churners");
   check(churnEchoMissing_, "churner messages that never came back to their sender");
   if (sent == 0 && setupError_.empty()) failures.push_back("no message was sent");
+  if (setupError_.empty()) v2_->addFailures(failures);
 
   bench::JsonWriter w;
   w.beginObject();
@@ -650,6 +667,7 @@ int SoakDriver::writeReport() {
   w.field("messages_received", static_cast<unsigned long long>(churnReceived_));
   w.field("first_error", firstChurnError_);
   w.endObject();
+  if (v2_->enabled()) v2_->writeReport(w);
   w.endObject();
 
   if (opt_.reportPath.empty()) {

@@ -11,6 +11,7 @@
 #include "Histogram.h"
 #include "SequenceTracker.h"
 #include "SoakConnection.h"
+#include "V2Load.h"
 
 namespace heimdallr::soak {
 
@@ -35,6 +36,7 @@ struct SoakOptions {
   std::string reportPath;         // JSON summary; empty = stdout
   std::string roomPrefix = "soak";
   uint64_t seed = 1;
+  V2Options v2;  // the protocol-v2 load beside the raw one (v2.rooms 0: none)
 };
 
 /// The soak load on one epoll thread: stable members (subscribers and publishers, each room on
@@ -42,7 +44,9 @@ struct SoakOptions {
 /// plus continuous churn — short-lived clients joining main rooms or rooms of their own, sending,
 /// and leaving by close handshake, FIN or RST. Prints "READY" on stdout when every stable
 /// member hears every publisher of its room (the load starts), progress on stderr, a JSON summary
-/// at the end. Not thread-safe: run() is called once.
+/// at the end. With v2.rooms > 0 the same thread also runs the protocol-v2 load (V2Load.h):
+/// acknowledged publishes, and members that drop their connection and recover by offset.
+/// Not thread-safe: run() is called once.
 class SoakDriver final : private SoakConnection::Listener {
  public:
   explicit SoakDriver(SoakOptions options);
@@ -117,6 +121,7 @@ class SoakDriver final : private SoakConnection::Listener {
   std::vector<char> scratch_;
   std::string payloadBuf_;
 
+  std::unique_ptr<V2Load> v2_;
   std::vector<Member> members_;
   std::vector<Publisher> publishers_;
   std::vector<std::vector<uint32_t>> roomPublishers_;  // room -> global publisher indexes

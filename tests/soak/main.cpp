@@ -5,6 +5,12 @@
 //       [--churn-rate CONN/S] [--churn-min S] [--churn-max S] [--churn-send-share F]
 //       [--own-room-share F] [--early-abort-share F] [--drain S] [--close-timeout S]
 //       [--status S] [--report FILE] [--room-prefix S] [--seed N]
+//       [--v2-rooms N] [--v2-pubs-per-node N] [--v2-subs-per-node N] [--v2-reconnecters N]
+//       [--v2-pub-rate MSG/S] [--v2-stay-min S] [--v2-stay-max S] [--v2-away-min S]
+//       [--v2-away-max S] [--v2-room-prefix S]
+//
+// --v2-rooms N (default 0) adds the protocol-v2 load in rooms <v2-room-prefix>-0.. (default
+// "v2-0"..), which the server must keep history for (room_rules): see V2Load.h.
 //
 // Prints "READY ..." on stdout when the load starts, progress lines on stderr, the JSON summary to
 // --report (or stdout) and "DONE passed|failed" at the end. Exit 0 passed, 2 set-up failed, 3 a
@@ -30,7 +36,11 @@ namespace {
                "         [--churn-rate CONN/S] [--churn-min S] [--churn-max S]\n"
                "         [--churn-send-share F] [--own-room-share F] [--early-abort-share F]\n"
                "         [--drain S] [--close-timeout S] [--status S] [--report FILE]\n"
-               "         [--room-prefix S] [--seed N]\n",
+               "         [--room-prefix S] [--seed N]\n"
+               "         [--v2-rooms N] [--v2-pubs-per-node N] [--v2-subs-per-node N]\n"
+               "         [--v2-reconnecters N] [--v2-pub-rate MSG/S] [--v2-stay-min S]\n"
+               "         [--v2-stay-max S] [--v2-away-min S] [--v2-away-max S]\n"
+               "         [--v2-room-prefix S]\n",
                error.c_str());
   std::exit(exitCode);
 }
@@ -108,11 +118,28 @@ int main(int argc, char** argv) {
   o.reportPath = flags.str("report", "");
   o.roomPrefix = flags.str("room-prefix", o.roomPrefix);
   o.seed = static_cast<uint64_t>(flags.num("seed", static_cast<double>(o.seed)));
+  auto& v2 = o.v2;
+  v2.rooms = static_cast<uint32_t>(flags.num("v2-rooms", v2.rooms));
+  v2.pubsPerNode = static_cast<uint32_t>(flags.num("v2-pubs-per-node", v2.pubsPerNode));
+  v2.subsPerNode = static_cast<uint32_t>(flags.num("v2-subs-per-node", v2.subsPerNode));
+  v2.reconnecters = static_cast<uint32_t>(flags.num("v2-reconnecters", v2.reconnecters));
+  v2.pubRate = flags.num("v2-pub-rate", v2.pubRate);
+  v2.stayMinS = flags.num("v2-stay-min", v2.stayMinS);
+  v2.stayMaxS = flags.num("v2-stay-max", v2.stayMaxS);
+  v2.awayMinS = flags.num("v2-away-min", v2.awayMinS);
+  v2.awayMaxS = flags.num("v2-away-max", v2.awayMaxS);
+  v2.roomPrefix = flags.str("v2-room-prefix", v2.roomPrefix);
   flags.checkAllUsed();
   if (o.rooms == 0 || o.pubsPerNode == 0) usage("--rooms and --pubs-per-node must be positive");
   if (o.pubRate <= 0) usage("--pub-rate must be positive");
   if (o.churnMaxS < o.churnMinS) usage("--churn-max must be at least --churn-min");
   if (o.statusS <= 0) o.statusS = 5;
+  if (v2.rooms > 0 && (v2.pubsPerNode == 0 || v2.pubRate <= 0)) {
+    usage("--v2-pubs-per-node and --v2-pub-rate must be positive with --v2-rooms");
+  }
+  if (v2.stayMaxS < v2.stayMinS || v2.awayMaxS < v2.awayMinS) {
+    usage("--v2-stay-max / --v2-away-max must be at least their min");
+  }
   try {
     heimdallr::soak::SoakDriver driver(std::move(o));
     return driver.run();

@@ -100,6 +100,11 @@ void expectDefaults(const Config& config) {
   EXPECT_EQ(config.log.level, "information");
   EXPECT_EQ(config.stats.interval, 2s);
   EXPECT_EQ(config.web.root, "web");
+  EXPECT_EQ(config.limits.maxRoomsPerConnection, 100u);
+  EXPECT_EQ(config.rooms.defaults, RoomPolicy{});
+  EXPECT_EQ(config.rooms.defaults.historyTtl, 300s);
+  EXPECT_EQ(config.rooms.defaults.presenceTtl, 60s);
+  EXPECT_TRUE(config.rooms.rules.empty());
 }
 
 // --- defaults and the shipped file ---
@@ -123,6 +128,7 @@ TEST(ConfigLoader, shipped_config_loads_and_matches_the_defaults) {
                                                 {"username", ""},
                                                 {"password", ""},
                                                 {"connect_timeout_ms", "2000"},
+                                                {"storage_timeout_ms", "5000"},
                                                 {"channel_prefix", "heimdallr"},
                                                 {"max_pending_bytes", "8388608"}}),
             shipped.bus.options);
