@@ -74,6 +74,11 @@ inline constexpr std::array<const char*, static_cast<size_t>(RefusalReason::kCou
         "token_bad_algorithm", "token_bad_signature",    "token_bad_claims", "token_expired",
         "token_not_yet_valid", "room_forbidden",         "api_key",          "body_too_large"};
 
+/// What a v2 join with `since` found (the `result` label of heimdallr_recoveries_total).
+enum class Recovery : size_t { kRecovered, kNotRecovered, kCount };
+inline constexpr std::array<const char*, static_cast<size_t>(Recovery::kCount)> kRecoveryNames = {
+    "recovered", "not_recovered"};
+
 inline constexpr std::array<double, 15> kLatencyBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
                                                           0.005,  0.01,    0.025,  0.05,  0.1,
                                                           0.25,   0.5,     1.0,    2.5,   5.0};
@@ -91,6 +96,9 @@ struct alignas(64) LoopMetrics {
   SingleWriterCounter messagesDelivered;  // frames queued to client connections
   std::array<SingleWriterCounter, static_cast<size_t>(DropReason::kCount)> messagesDropped;
   std::array<SingleWriterCounter, static_cast<size_t>(RefusalReason::kCount)> requestsRefused;
+  std::array<SingleWriterCounter, static_cast<size_t>(Recovery::kCount)> recoveries;
+  // Numbered messages a room's home loop never got, live or from the store (trimmed, expired)
+  SingleWriterCounter streamMessagesLost;
   SingleWriterHistogram<kLatencyBounds.size()> latencyLocal{kLatencyBounds};
   SingleWriterHistogram<kLatencyBounds.size()> latencyBus{kLatencyBounds};
   SingleWriterHistogram<kFanoutBounds.size()> fanout{kFanoutBounds};
@@ -101,6 +109,7 @@ struct alignas(64) LoopMetrics {
   }
   void refused(RefusalReason reason) { requestsRefused[static_cast<size_t>(reason)].add(); }
   void published(PublishSource source) { messagesPublished[static_cast<size_t>(source)].add(); }
+  void recovery(Recovery result) { recoveries[static_cast<size_t>(result)].add(); }
 };
 
 }  // namespace heimdallr::metrics

@@ -138,6 +138,18 @@ std::vector<MetricFamily> NodeMetrics::Collect() const {
                                   {{"reason", "bus_backpressure"}}));
   out.push_back(std::move(dropped));
   out.push_back(byReason(
+      "heimdallr_recoveries_total",
+      "Protocol v2 joins with `since`, by whether every missed message could be handed over.",
+      loops_, kRecoveryNames, [](const LoopMetrics& l) -> auto& { return l.recoveries; },
+      "result"));
+  out.push_back(single(
+      "heimdallr_stream_messages_lost_total",
+      "Numbered room messages this node never got, live or from the store (trimmed or expired "
+      "before a hole could be filled): its members skipped them.",
+      MetricType::Counter,
+      sum(
+          loops_, [](const LoopMetrics& l) -> auto& { return l.streamMessagesLost; })));
+  out.push_back(byReason(
       "heimdallr_requests_refused_total",
       "HTTP requests and WebSocket upgrades refused by a limit, by reason.", loops_,
       kRefusalReasonNames, [](const LoopMetrics& l) -> auto& { return l.requestsRefused; }));

@@ -283,6 +283,7 @@ void RoomHub::onViewRead(int home, const std::string& roomId, bus::StreamRead re
     fanOut(home, actor, std::move(msg), Path::kBus);
   }
   if (lost > 0) {
+    if (metrics_) metrics_->loop(home).streamMessagesLost.add(lost);
     logger().warning("room %s: %Lu messages were no longer in the store", roomId,
                      static_cast<unsigned long long>(lost));
   }

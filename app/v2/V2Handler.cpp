@@ -94,6 +94,12 @@ class V2Handler::Membership : public room::RoomMember {
     }
     joinMessages_ += ']';
     recovered_ = plan.recovered;
+    if (since) {
+      if (metrics::LoopMetrics* m = owner_.session_.metrics()) {
+        m->recovery(plan.recovered ? metrics::Recovery::kRecovered
+                                   : metrics::Recovery::kNotRecovered);
+      }
+    }
     top_ = read.top;
     order_->skipTo(read.top);
     readDone_ = true;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "support/ClusterNodes.h"
+#include "support/MetricsScrape.h"
 #include "support/RedisServer.h"
 #include "support/ServerProcess.h"
 #include "support/V2TestClient.h"
@@ -125,6 +126,9 @@ TEST_F(V2Cluster, a_client_that_drops_recovers_what_another_node_published_meanw
   auto live = back.messages("lobby", 1);
   EXPECT_EQ(offsetsOf(live), std::vector<uint64_t>{12});
   EXPECT_TRUE(back.messages("lobby", 1, 300ms).empty());
+  const MetricsScrape metrics(nodes_[0]->port());
+  EXPECT_EQ(metrics.value("heimdallr_recoveries_total{result=\"recovered\"}"), 1);
+  EXPECT_EQ(metrics.value("heimdallr_recoveries_total{result=\"not_recovered\"}"), 0);
 }
 
 TEST_F(V2Cluster, a_gap_larger_than_history_is_not_recovered) {
@@ -145,6 +149,9 @@ TEST_F(V2Cluster, a_gap_larger_than_history_is_not_recovered) {
   ASSERT_TRUE(recovered);
   EXPECT_TRUE(recovered->getValue<bool>("recovered"));
   EXPECT_EQ(offsetsOf(listOf(recovered, "messages")), range(7, 10));
+  const MetricsScrape metrics(nodes_[0]->port());
+  EXPECT_EQ(metrics.value("heimdallr_recoveries_total{result=\"not_recovered\"}"), 1);
+  EXPECT_EQ(metrics.value("heimdallr_recoveries_total{result=\"recovered\"}"), 1);
 }
 
 TEST_F(V2Cluster, a_redis_restart_changes_the_epoch_and_members_follow_it) {
