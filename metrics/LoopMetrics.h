@@ -32,7 +32,7 @@ enum class DropReason : size_t {
   kSlowConsumer,  // frames discarded with a slow consumer's backlog
   kRateLimited,   // client messages past limits.messages_per_second (rate_limit_action "drop")
   kForbidden,     // a publish into a room outside the token's `pub` (the session is closed, 4003)
-  kBusDown,       // a raw member's message into a room with history that the store refused
+  kBusDown,       // a message into a room with history that the store refused (down, timeout)
   kCount
 };
 inline constexpr std::array<const char*, static_cast<size_t>(DropReason::kCount)> kDropReasonNames =

@@ -109,13 +109,16 @@ void RoomHub::publish(const std::string& roomId, int loop, bus::BusMessage&& mes
   const config::RoomPolicy& rules = policy != nullptr ? *policy : policyFor(roomId);
   if (rules.keepsHistory() && msg->kind == bus::MessageKind::kMessage && storage_ != nullptr) {
     // Numbered by the store and delivered when the bus brings it back, here too.
+    // A refusal is counted here for every publisher (a raw member and the server API cannot be
+    // told; a v2 publisher also gets its 503 through `done`).
     storage_->append(std::move(msg), limitsOf(rules),
                      [this, loop, done = std::move(done)](bus::AppendResult result) {
-                       if (done) {
-                         loops_[loop]->post([done, result = std::move(result)]() mutable {
-                           done(std::move(result));
-                         });
-                       }
+                       if (!done && result.error.empty()) return;
+                       loops_[loop]->post([this, loop, done, result = std::move(result)]() mutable {
+                         if (!result.error.empty() && metrics_)
+                           metrics_->loop(loop).dropped(metrics::DropReason::kBusDown);
+                         if (done) done(std::move(result));
+                       });
                      });
     return;
   }

@@ -72,19 +72,14 @@ void RawRelay::onMessage(Opcode opcode, std::string&& payload) {
                         identity ? identity->user : kAnonymous);
     return;
   }
-  // Numbered by the store: a refusal cannot be answered in this protocol, so it is counted.
+  // Numbered by the store; a refusal cannot be answered in this protocol: RoomHub counts it.
   bus::BusMessage msg;
   msg.payload = std::move(payload);
   msg.flags = opcode == Opcode::kBinary ? bus::BusMessage::kFlagBinary : 0;
   msg.senderClient = clientId_;
   msg.senderUser = identity ? identity->user : kAnonymous;
-  context.hub.publish(
-      roomId_, loopIndex(), std::move(msg), metrics::PublishSource::kClient,
-      [loopMetrics](const bus::AppendResult& result) {
-        if (!result.error.empty() && loopMetrics)
-          loopMetrics->dropped(metrics::DropReason::kBusDown);
-      },
-      &policy_);
+  context.hub.publish(roomId_, loopIndex(), std::move(msg), metrics::PublishSource::kClient, {},
+                      &policy_);
 }
 
 // End of a loop iteration, outside any fan-out: safe to leave the room's member list.

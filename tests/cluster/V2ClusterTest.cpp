@@ -288,6 +288,8 @@ TEST_F(V2Cluster, a_publish_into_a_room_with_history_while_redis_is_down_gets_50
   startNodes(1);
   V2TestClient client(nodes_[0]->port(), "c");
   join(client, "down");
+  WsTestClient raw(nodes_[0]->port());
+  ASSERT_EQ(101, raw.handshake("/down"));
   redis_->kill();
   Json answer = client.reply(client.send("publish", "{\"room\":\"down\",\"data\":1}"), 15s);
   ASSERT_TRUE(answer);
@@ -296,6 +298,15 @@ TEST_F(V2Cluster, a_publish_into_a_room_with_history_while_redis_is_down_gets_50
   Json history = client.reply(client.send("history", "{\"room\":\"down\"}"), 15s);
   ASSERT_TRUE(history && history->has("error"));
   EXPECT_EQ(history->getObject("error")->getValue<int>("code"), 503);
+  // A raw member cannot be told; its message is counted, like the v2 one.
+  raw.sendText("lost while redis is away");
+  double dropped = 0;
+  for (int attempt = 0; attempt < 100 && dropped < 2; ++attempt) {
+    dropped = MetricsScrape(nodes_[0]->port())
+                  .value("heimdallr_messages_dropped_total{reason=\"bus_down\"}");
+    if (dropped < 2) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(dropped, 2);
 }
 
 }  // namespace heimdallr::test
