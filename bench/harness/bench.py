@@ -29,6 +29,9 @@ ALL = ["heimdallr", "socketio", "ws"]
 # S1 and S2 also run heimdallr with auth on, to show what a token per upgrade costs.
 WITH_AUTH = ["heimdallr", "heimdallr_auth", "socketio", "ws"]
 GRID = [(10, 1), (100, 5), (1000, 10), (1000, 50), (1000, 100)]
+# S6 throughput at one node: raw heimdallr, v2 without and with history, Socket.IO without and
+# with connection state recovery.
+V2_SYSTEMS = ["heimdallr", "heimdallr_v2_nohist", "heimdallr_v2", "socketio", "socketio_csr"]
 
 # S3 room configurations: start at ~5k deliveries/s (profiles may override), x1.5 per step.
 S3_CONFIGS = {
@@ -52,6 +55,12 @@ PROFILES = {
         "S4": {"reps": 1, "configs": [(1, 10)], "seconds": 1},
         "S5": {"reps": 1, "rows": [(10, 1)], "systems": ["heimdallr", "socketio"], "pub_rate": 10,
                "burst": 3, "step_s": 0.5, "warmup_s": 0.3, "settle_s": 0.2, "drain_s": 1},
+        "S6": {"reps": 1, "configs": [S3_CONFIGS["room10"]], "nodes": [1, 2],
+               "systems": ["heimdallr", "heimdallr_v2", "socketio_csr"], "multi_systems": ["heimdallr", "heimdallr_v2"],
+               "factor": 1.5, "step_s": 0.3, "max_steps": 2, "warmup_s": 0.2, "settle_s": 0.2, "drain_s": 1,
+               "p99_limit_ms": 100, "presence_nodes": [1, 2], "presence_members": 50, "presence_calls": 20,
+               "recovery_systems": ["heimdallr_v2", "socketio_csr"], "recovery_nodes": [1, 2],
+               "recovery_cycles": 3, "recovery_warmup": 1, "missed": 100, "pause_s": 0.05},
     },
     # <= 3 minutes: one repetition, the grid's corners, two S3 shapes.
     "quick": {
@@ -67,6 +76,12 @@ PROFILES = {
         "S4": {"reps": 1, "configs": [(2, 100), (2, 1000), (6, 10000)], "seconds": 2},
         "S5": {"reps": 1, "rows": [(1000, 10)], "systems": ["heimdallr", "socketio"], "pub_rate": 1,
                "burst": 3, "step_s": 1.5, "warmup_s": 1, "settle_s": 0.2, "drain_s": 0.5},
+        "S6": {"reps": 1, "configs": [S3_CONFIGS["room100"]], "nodes": [1, 2], "systems": V2_SYSTEMS,
+               "multi_systems": ["heimdallr", "heimdallr_v2"], "factor": 1.5, "step_s": 0.7, "max_steps": 18,
+               "warmup_s": 0.3, "settle_s": 0.2, "drain_s": 0.5, "p99_limit_ms": 100, "start_deliveries": 10000,
+               "presence_nodes": [1, 2], "presence_members": 1000, "presence_calls": 200,
+               "recovery_systems": ["heimdallr_v2", "socketio_csr"], "recovery_nodes": [1, 2],
+               "recovery_cycles": 50, "recovery_warmup": 3, "missed": 100, "pause_s": 0.05},
     },
     # <= 30 minutes: everything, three repetitions each.
     "full": {
@@ -81,6 +96,13 @@ PROFILES = {
         "S4": {"reps": 3, "configs": [(2, 100), (2, 1000), (6, 10000)], "seconds": 5},
         "S5": {"reps": 3, "rows": [(100, 5), (1000, 10)], "systems": ["heimdallr", "socketio"],
                "pub_rate": 1, "burst": 3, "step_s": 3, "warmup_s": 1, "settle_s": 0.5, "drain_s": 2},
+        "S6": {"reps": 3, "configs": [S3_CONFIGS["room100"], S3_CONFIGS["room1000"]], "nodes": [1, 2],
+               "systems": V2_SYSTEMS, "multi_systems": ["heimdallr", "heimdallr_v2_nohist", "heimdallr_v2"],
+               "factor": 1.5, "step_s": 1.5, "max_steps": 20, "warmup_s": 0.5, "settle_s": 0.5, "drain_s": 1,
+               "p99_limit_ms": 100, "start_deliveries": 10000, "presence_nodes": [1, 2],
+               "presence_members": 1000, "presence_calls": 500,
+               "recovery_systems": ["heimdallr_v2", "socketio_csr"], "recovery_nodes": [1, 2],
+               "recovery_cycles": 100, "recovery_warmup": 3, "missed": 100, "pause_s": 0.05},
     },
 }
 
@@ -91,6 +113,7 @@ SCENARIOS = [
     ("S3", "max throughput", scenarios.s3_throughput),
     ("S4", "HTTP /health", scenarios.s4_http),
     ("S5", "cross-node", scenarios.s5_cross_node),
+    ("S6", "v2: history, presence, recovery", scenarios.s6_v2),
 ]
 
 
@@ -279,7 +302,52 @@ def smoke_check(results):
         for r in s["S4"]["rows"]:
             if not (r["agg"].get("rps") or {}).get("median"):
                 bad.append(f"S4: no wrk figure for {r['system']} -c{r['connections']}")
+    if "S6" in s:
+        s6 = s["S6"]
+        if s6.get("error"):
+            bad.append(f"S6: {s6['error']}")
+        for r in s6.get("throughput", []):
+            if not any(rep.get("steps") for rep in r["reps"]):
+                bad.append(f"S6: no ramp steps for {r['system']} nodes={r['nodes']} {r['config']}: "
+                           f"{[x.get('error') for x in r['reps']]}")
+        for r in s6.get("presence", []):
+            if not (r["agg"].get("presence_p50") or {}).get("n") or not (r["agg"].get("join_p50") or {}).get("n"):
+                bad.append(f"S6: no presence figures at nodes={r['nodes']}: {r.get('errors')}")
+        for r in s6.get("recovery", []):
+            if not r["agg"].get("cycles") or r["agg"].get("request_p50") is None:
+                bad.append(f"S6: no recovery figures for {r['system']} nodes={r['nodes']}: {r.get('errors')}")
+        if not any(s6.get(k) for k in ("throughput", "presence", "recovery")):
+            bad.append("S6: no rows")
     return bad
+
+
+def merge_runs(paths, out_dir):
+    """bench/run --merge: latest.md from several saved runs of one machine. Returns an exit code."""
+    runs = []
+    for path in paths:
+        with open(path) as f:
+            runs.append((os.path.basename(path), json.load(f)))
+    base_name, base = runs[0]
+    env = base["environment"]
+    base.setdefault("sources", {})
+    for name, run in runs[1:]:
+        other = run["environment"]
+        if (other["host"], other["cpu_model"], other["cpus_online"]) != (env["host"], env["cpu_model"], env["cpus_online"]):
+            print(f"bench/run --merge: {name} is from another machine ({other['host']}, {other['cpu_model']}); "
+                  "figures of other machines are never mixed", file=sys.stderr)
+            return 65
+        for key, value in run["scenarios"].items():
+            base["scenarios"][key] = value
+            base["sources"][key] = {"json": name, "profile": run["profile"], "date": other["date"],
+                                    "heimdallr": other["versions"].get("heimdallr"),
+                                    "loadavg_start": other.get("loadavg_start"),
+                                    "loadavg_end": other.get("loadavg_end")}
+    order = [k for k, _, _ in SCENARIOS]
+    base["scenarios"] = {k: base["scenarios"][k] for k in order if k in base["scenarios"]}
+    os.makedirs(out_dir, exist_ok=True)
+    path = report.write_markdown(base, os.path.join(out_dir, "latest.md"), base_name)
+    print(f"bench/run --merge: wrote {path} from {', '.join(n for n, _ in runs)}")
+    return 0
 
 
 def main():
@@ -296,7 +364,13 @@ def main():
     ap.add_argument("--no-pin", action="store_true", help="do not pin with taskset")
     ap.add_argument("--param", action="append", default=[], metavar="S.key=JSON",
                     help="override a profile parameter, e.g. --param 'S1.sizes=[50000]'")
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="run nothing: write latest.md from saved runs of this machine, the first run's "
+                         "scenarios plus each later run's (a later one replaces the same scenario), every "
+                         "section from a later run labelled as such")
     args = ap.parse_args()
+    if args.merge:
+        sys.exit(merge_runs(args.merge, args.out or os.path.join(BENCH, "results")))
     profile = "smoke" if args.smoke else "quick" if args.quick else "full"
     if not args.out:
         args.out = tempfile.mkdtemp(prefix="heimdallr-bench-smoke-") if profile == "smoke" \

@@ -4,7 +4,10 @@ import os
 import shutil
 import subprocess
 
-TITLES = {"heimdallr": "heimdallr", "heimdallr_auth": "heimdallr, auth on", "socketio": "Socket.IO", "ws": "ws", "http": "Node http"}
+TITLES = {"heimdallr": "heimdallr", "heimdallr_auth": "heimdallr, auth on", "socketio": "Socket.IO", "ws": "ws",
+          "http": "Node http", "heimdallr_v2": "heimdallr v2, history on",
+          "heimdallr_v2_nohist": "heimdallr v2, no history", "heimdallr_v2_presence": "heimdallr v2, presence on",
+          "socketio_csr": "Socket.IO, state recovery"}
 PEERS = ["socketio", "ws"]
 
 
@@ -34,7 +37,9 @@ def cell(a, digits=3):
 
 
 # Our own systems: heimdallr and its variants (auth on). Ratios and losses are against peers only.
-OURS = ("heimdallr", "heimdallr_auth")
+OURS = ("heimdallr", "heimdallr_auth", "heimdallr_v2", "heimdallr_v2_nohist", "heimdallr_v2_presence")
+# S6: which of our rows each peer row is compared with (the same feature on both sides).
+S6_COUNTERPART = {"socketio": "heimdallr", "socketio_csr": "heimdallr_v2"}
 
 
 def ratio(ours, theirs, higher_is_better):
@@ -110,6 +115,10 @@ def write_markdown(results, path, json_name):
          f"{(v.get('redis') or '').split(' sha')[0]}, {v.get('wrk')}.")
     md.p(f"- Load average at start / end: `{env.get('loadavg_start')}` / `{env.get('loadavg_end')}`. "
          "A load above the CPU count means other work shared the machine and timings are noisy.")
+    for key, src in sorted(results.get("sources", {}).items()):
+        md.p(f"- **{key} comes from another run** on this machine: `{src['json']}` (profile `{src['profile']}`, "
+             f"{src['date']}, heimdallr {src.get('heimdallr')}, load average `{src.get('loadavg_start')}` / "
+             f"`{src.get('loadavg_end')}`). Compare its rows with each other, not with the other sections.")
     md.p()
 
     sc = results["scenarios"]
@@ -264,6 +273,9 @@ def write_markdown(results, path, json_name):
         md.p()
         _latency_tables(md, sc["S5"]["rows"], losses, "S5", fan1, fanc, rps_redis, grid=False)
 
+    if "S6" in sc:
+        _s6_tables(md, sc["S6"], losses, results.get("sources", {}).get("S6"))
+
     md.p("## Where heimdallr loses")
     md.p()
     if losses:
@@ -283,6 +295,141 @@ def write_markdown(results, path, json_name):
     with open(path, "w") as f:
         f.write("\n".join(md.lines) + "\n")
     return path
+
+
+def _pct(v):
+    return f"{v:.0%}" if v is not None else "?"
+
+
+def _s6_tables(md, s6, losses, source=None):
+    md.p("## S6 protocol v2: history, presence, recovery")
+    md.p()
+    if source:
+        md.p(f"From the run `{source['json']}` ({source['profile']} profile, {source['date']}), not the run "
+             "of the sections above: its rows compare with each other only.")
+        md.p()
+    md.p(f"v2 clients (`heimdallr_loadgen --protocol v2`: upgrade on `/` with `heimdallr.v2`, `connect`, "
+         f"`join`, every message a `publish` whose `data` is the same payload as a JSON string, acknowledged "
+         f"with its offset) in rooms keeping history (`history.size={s6.get('history_size', 1000)}`, "
+         "`join_messages=0`), next to raw heimdallr and Socket.IO, with and without connection state recovery "
+         "(in-memory adapter, one node only). Two nodes share one Redis; their server CPU counts Redis too.")
+    md.p()
+    rows = s6.get("throughput", [])
+    if rows:
+        md.p(f"### Throughput (offered rate ×{s6['factor']} every {s6['step_s']} s until p99 > "
+             f"{s6['p99_limit_ms']:.0f} ms or any loss)")
+        md.p()
+        by = {(r["nodes"], r["config"], r["system"]): r for r in rows}
+        out = []
+        for r in rows:
+            a = r["agg"]
+            raw = by.get((r["nodes"], r["config"], "heimdallr"))
+            vs_raw = "–"
+            if r["system"] in OURS and r["system"] != "heimdallr" and raw:
+                d, dr = _med(a["delivered_per_s"]), _med(raw["agg"]["delivered_per_s"])
+                c, cr = _med(a["cpu_s_per_million"]), _med(raw["agg"]["cpu_s_per_million"])
+                vs_raw = (f"{d / dr:.2f}× / {c / cr:.2f}×" if d and dr and c and cr else "–")
+            rat = "–"
+            ours = by.get((r["nodes"], r["config"], S6_COUNTERPART.get(r["system"], "")))
+            if r["system"] not in OURS and ours:
+                t, tv = ratio(_med(ours["agg"]["delivered_per_s"]), _med(a["delivered_per_s"]), True)
+                c, cv = ratio(_med(ours["agg"]["cpu_s_per_million"]), _med(a["cpu_s_per_million"]), False)
+                rat = f"{t} / {c} (vs {TITLES[ours['system']]})"
+                for name, v in (("throughput", tv), ("CPU per delivery", cv)):
+                    if v is not None and v < 1:
+                        losses.append(f"S6 {name} {r['config']} {TITLES[ours['system']]} vs "
+                                      f"{TITLES[r['system']]}: {v:.2f}×")
+            if r["system"] in OURS and r.get("failed"):
+                losses.append(f"S6 {TITLES[r['system']]} {r['nodes']} node(s) {r['config']}: no passing step "
+                              f"({'; '.join(map(str, r['stopped_by']))})")
+            lp = [rep["last_pass"] for rep in r["reps"] if rep.get("last_pass")]
+            out.append([r["nodes"], f"{r['rooms']}×{r['room_size']}", r["pubs"] * r["rooms"], TITLES[r["system"]],
+                        cell(a["delivered_per_s"]), cell(a["offered_rate"]), cell(a["p50"]), cell(a["p99"]),
+                        cell(a["cpu_s_per_million"]), cell(a["redis_cpu_s_per_million"]) if r["nodes"] > 1 else "–",
+                        cell(a["gen_cpu_frac"]), _wait(lp) if lp else "–", vs_raw, rat,
+                        "; ".join(sorted({str(x) for x in r["stopped_by"]}))[:80], _status(r)])
+        md.table(["nodes", "rooms×members", "publishers", "system", "delivered msgs/s (last passing step)",
+                  "offered msgs/s", "p50 ms", "p99 ms", "server CPU-s per 1M deliveries (with Redis)",
+                  "of which Redis", "generator CPU (cores)", "CPU wait srv/gen",
+                  "throughput / CPU per delivery vs raw heimdallr", "× throughput / × CPU", "stopped by",
+                  "status"], out)
+        md.p("*vs raw heimdallr* is the plain ratio of this row to the raw row of the same shape and node "
+             "count (throughput below 1 and CPU above 1 are what v2 and history cost). The × columns on a "
+             "peer's row are heimdallr's advantage over it, against the row with the same feature: Socket.IO "
+             "against raw heimdallr, Socket.IO with state recovery against heimdallr v2 with history. "
+             "At 2 nodes both nodes and Redis share the servers' CPU(s), so *CPU wait srv* (summed over the "
+             "three processes) passes 100% from their waiting for each other, not only for other work.")
+        md.p()
+
+    rows = s6.get("presence", [])
+    if rows:
+        md.p(f"### Presence: {s6['presence_members']:,} v2 members join one room (presence on), then "
+             f"{s6['presence_calls']} `presence` commands")
+        md.p()
+        out = []
+        for r in rows:
+            a = r["agg"]
+            if r.get("failed"):
+                losses.append(f"S6 presence at {r['nodes']} node(s) failed: {'; '.join(r.get('errors') or [])}")
+            out.append([r["nodes"], f"{r['members']:,}", cell(a["connect_s"]), cell(a["join_wall_s"]),
+                        f"{cell(a['join_p50'])} / {cell(a['join_p99'])}", cell(a["join_members_last"]),
+                        cell(a["join_reply_mb"]), cell(a["join_cpu_s"]),
+                        f"{cell(a['presence_p50'])} / {cell(a['presence_p99'])}",
+                        cell(a["presence_members_min"]), cell(a["presence_cpu_ms_per_call"]),
+                        f"{_pct(_med(a['join_wait']))}/{_pct(_med(a['join_gen_wait']))}; "
+                        f"{_pct(_med(a['presence_wait']))}/{_pct(_med(a['presence_gen_wait']))}",
+                        "FAILED: " + "; ".join(r.get("errors") or ["member count mismatch"])[:150]
+                        if r.get("failed") else "ok"])
+        md.table(["nodes", "members", "connect s", "all joins s", "join p50 / p99 ms", "members in the last join reply",
+                  "join replies MB", "server CPU-s, joins (with Redis)", "presence p50 / p99 ms",
+                  "members per presence reply (min)", "server CPU ms per presence", "CPU wait srv/gen (joins; presence)",
+                  "status"], out)
+        md.p("Every member connects first (`connect`, 256 at a time); then all send `join` at once. *all joins s* "
+             "runs from the first `join` sent to the last reply; each reply lists the members so far, so the "
+             "replies grow with the room (*join replies MB*, O(members²) in all). `presence` commands then go "
+             "one at a time, from members in turn (on every node). Socket.IO has no presence of its own "
+             "(`fetchSockets()` is the nearest), so this table has no peer.")
+        md.p()
+
+    rows = s6.get("recovery", [])
+    if rows:
+        md.p(f"### Recovery of {s6['missed']} missed messages ({s6['recovery_cycles']} cycles per repetition)")
+        md.p()
+        by = {(r["nodes"], r["system"]): r for r in rows}
+        out = []
+        for r in rows:
+            a = r["agg"]
+            rat = "–"
+            ours = by.get((r["nodes"], S6_COUNTERPART.get(r["system"], "")))
+            if r["system"] not in OURS and ours:
+                t99, v99 = ratio(ours["agg"]["request_p99"], a["request_p99"], False)
+                t50, v50 = ratio(ours["agg"]["request_p50"], a["request_p50"], False)
+                rat = f"{t50} / {t99}"
+                for name, v in (("p50", v50), ("p99", v99)):
+                    if v is not None and v < 1:
+                        losses.append(f"S6 recovery {name} vs {TITLES[r['system']]}: {v:.2f}×")
+            if r["system"] in OURS and r.get("failed"):
+                losses.append(f"S6 recovery {TITLES[r['system']]} at {r['nodes']} node(s) failed: "
+                              f"{'; '.join(r.get('errors') or [])}")
+            out.append([r["nodes"], TITLES[r["system"]], a["cycles"], a["cycles"] - a["failed_cycles"],
+                        f"{_fmt(a['request_p50'])} / {_fmt(a['request_p99'])} / {_fmt(a['request_max'])}",
+                        f"{_fmt(a['total_p50'])} / {_fmt(a['total_p99'])}", cell(a["cpu_ms_per_recovery"]),
+                        cell(a["cpu_ms_per_cycle"]), f"{_pct(_med(a['wait']))}/{_pct(_med(a['gen_wait']))}", rat,
+                        "FAILED: " + "; ".join(r.get("errors") or [])[:150] if r.get("failed") else "ok"])
+        md.table(["nodes", "system", "cycles", "recovered in full", "request → recovered p50 / p99 / max ms",
+                  "reconnect → recovered p50 / p99 ms", "server CPU ms per recovery (with Redis)",
+                  "server CPU ms per cycle (101 publishes + recovery)", "CPU wait srv/gen", "× p50 / × p99",
+                  "status"], out)
+        md.p("Each cycle: a publisher (on the first node) sends a marker the member receives (its position); "
+             f"the member's socket is dropped without a close frame; the publisher sends {s6['missed']} messages "
+             "and waits for its own echoes (v2: and their acknowledgements); 50 ms later the member reconnects, "
+             "to the next node in turn, and asks for what it missed. *request → recovered*: heimdallr v2 from the "
+             "`join` with `since` to its reply holding the messages (one frame); Socket.IO from the namespace "
+             "CONNECT with `pid` and `offset` to the last missed event (one frame each; they may come before "
+             "the CONNECT reply). *reconnect → recovered* adds the TCP connect, the upgrade and (v2) `connect`. "
+             "A cycle counts as recovered only with exactly the missed messages, in order. Per-recovery CPU "
+             "comes from schedstat run time (ns) over each reconnect window.")
+        md.p()
 
 
 def _latency_tables(md, rows, losses, key, fan1, fanc, rps_redis, grid):

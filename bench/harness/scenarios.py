@@ -453,3 +453,207 @@ def s4_http(ctx, p):
                                  "server_cpu_pct": agg([r.get("server_cpu_pct") for r in reps])},
                          "failed": any(r.get("rps") is None for r in reps)})
     return {"rows": rows, "seconds": p["seconds"]}
+
+
+# --------------------------------------------------------------------------------------------
+# S6: protocol v2 (history, presence, recovery) and Socket.IO's connection state recovery
+
+
+def _ramp_once(ctx, p, cfg, system, nodes, start_rate, tag):
+    """An S3-style ramp on `nodes` nodes (members round-robin over them); the servers' CPU counts
+    their Redis too (last in server_cpu_s_by_pid)."""
+    cluster = None
+    try:
+        cluster = Cluster(ctx, system, nodes, tag=tag)
+        watch = cluster.pids_with_redis
+        args = ["--protocol", SYSTEMS[system]["protocol"], "--target", ",".join(cluster.endpoints),
+                "--rooms", str(cfg["rooms"]), "--room-size", str(cfg["room_size"]),
+                "--pubs", str(cfg["pubs"]), "--room-prefix", ctx.unique("s6"),
+                "--rate", f"{start_rate:.3f}", "--settle", str(p["settle_s"]),
+                "--warmup", str(p["warmup_s"]), "--step", str(p["step_s"]),
+                "--steps", str(p["max_steps"]), "--ramp", str(p["factor"]),
+                "--drain", str(p["drain_s"]), "--p99-limit-ms", str(p["p99_limit_ms"]),
+                "--watch-pid", ",".join(map(str, watch)), "--connect-concurrency", "512"]
+        report = ctx.run_loadgen(f"s6-{system}-n{nodes}-{cfg['name']}{tag}", args)
+        steps = []
+        for raw in report.get("steps", []):
+            if raw["warmup"]:
+                continue
+            s = step_summary(raw)
+            s["server_cpu_s_by_pid"] = raw.get("server_cpu_s_by_pid", [])
+            steps.append(s)
+        last_pass, stopped_by = None, "max_steps"
+        for s in steps:
+            if s["gen_cpu_frac"] > ctx.gen_cpu_limit:
+                stopped_by = "generator"
+                break
+            if not s["pass"]:
+                stopped_by = s["fail_reason"]
+                break
+            last_pass = s
+        cps = redis_cps = None
+        if last_pass and last_pass["delivered"] and last_pass["server_cpu_s"] >= 0:
+            cps = last_pass["server_cpu_s"] / last_pass["delivered"] * 1e6
+            by_pid = last_pass["server_cpu_s_by_pid"]
+            if cluster.redis and len(by_pid) == len(watch) and by_pid[-1] >= 0:
+                redis_cps = by_pid[-1] / last_pass["delivered"] * 1e6
+        return {"steps": steps, "last_pass": last_pass, "stopped_by": stopped_by,
+                "cpu_s_per_million": cps, "redis_cpu_s_per_million": redis_cps,
+                "error": report.get("error", ""), "v2": report.get("v2"),
+                "connections": report.get("connections")}
+    except Exception as e:  # noqa: BLE001
+        return {"steps": [], "last_pass": None, "stopped_by": "error", "error": str(e)[:300]}
+    finally:
+        if cluster:
+            cluster.stop()
+
+
+def _probe(ctx, label, argv):
+    """Runs a closed-loop probe of the generator (presence, recovery) and returns its report."""
+    try:
+        return ctx.parse_json(ctx.run_text([ctx.loadgen] + argv + ["--label", label], label,
+                                           cpus=ctx.gen_cpus), label)
+    except Exception as e:  # noqa: BLE001
+        return {"error": str(e)[:300]}
+
+
+def _frac(num, den, scale=1.0):
+    """scale * num / den; None when either is missing or unreadable (negative)."""
+    return scale * num / den if num is not None and den and num >= 0 else None
+
+
+def s6_v2(ctx, p):
+    out = {"throughput": [], "presence": [], "recovery": [], "factor": p["factor"], "step_s": p["step_s"],
+           "p99_limit_ms": p["p99_limit_ms"], "missed": p["missed"], "reps": p["reps"],
+           "presence_members": p["presence_members"], "presence_calls": p["presence_calls"],
+           "recovery_cycles": p["recovery_cycles"], "history_size": 1000}
+
+    # 1. Throughput: S3's ramp with v2 clients in a room with history, next to raw heimdallr.
+    plan = [(cfg, n, s) for cfg in p["configs"] for n in p["nodes"]
+            for s in (p["systems"] if n == 1 else p.get("multi_systems", p["systems"]))
+            if n == 1 or SYSTEMS[s]["multi_node"]]
+    for k, (cfg, nodes, system) in enumerate(plan):
+        reps = []
+        start_rate = p.get("start_deliveries", cfg["start_deliveries"]) / cfg["room_size"]
+        for rep in range(p["reps"]):
+            ctx.progress("S6", f"throughput {system} nodes={nodes} {cfg['name']} ramp, rep {rep + 1}/{p['reps']} "
+                               f"({k + 1}/{len(plan)})")
+            r = _ramp_once(ctx, p, cfg, system, nodes, start_rate, f"-{rep}")
+            reps.append(r)
+            if r.get("last_pass"):
+                start_rate = max(start_rate, r["last_pass"]["offered_rate"] / p["factor"] ** 2)
+        ok = [r for r in reps if r.get("last_pass")]
+        out["throughput"].append({
+            "system": system, "nodes": nodes, "config": cfg["name"], "rooms": cfg["rooms"],
+            "room_size": cfg["room_size"], "pubs": cfg["pubs"], "reps": reps,
+            "agg": {
+                "delivered_per_s": agg([r["last_pass"]["delivered_per_s"] for r in ok]),
+                "offered_rate": agg([r["last_pass"]["offered_rate"] for r in ok]),
+                "p50": agg([r["last_pass"]["p50"] for r in ok]),
+                "p99": agg([r["last_pass"]["p99"] for r in ok]),
+                "cpu_s_per_million": agg([r["cpu_s_per_million"] for r in ok]),
+                "redis_cpu_s_per_million": agg([r.get("redis_cpu_s_per_million") for r in ok]),
+                "gen_cpu_frac": agg([r["last_pass"]["gen_cpu_frac"] for r in ok]),
+            },
+            "generator_bound": any(r.get("stopped_by") == "generator" for r in reps),
+            "failed": not ok, "stopped_by": [r.get("stopped_by") for r in reps]})
+
+    # 2. Presence: members join a room that keeps presence, then `presence` commands.
+    for nodes in p["presence_nodes"]:
+        reps = []
+        for rep in range(p["reps"]):
+            ctx.progress("S6", f"presence: {p['presence_members']} members join, nodes={nodes}, "
+                               f"rep {rep + 1}/{p['reps']}")
+            cluster = None
+            try:
+                cluster = Cluster(ctx, "heimdallr_v2_presence", nodes, tag=f"-s6p-{rep}")
+                r = _probe(ctx, f"s6-presence-n{nodes}-{rep}", [
+                    "presence", "--target", ",".join(cluster.endpoints), "--room", ctx.unique("s6p"),
+                    "--members", str(p["presence_members"]), "--calls", str(p["presence_calls"]),
+                    "--warmup-reps", str(p.get("presence_warmup", 5)), "--connect-concurrency", "256",
+                    "--timeout", str(p.get("timeout_s", 20)),
+                    "--watch-pid", ",".join(map(str, cluster.pids_with_redis))])
+                r["alive"] = cluster.alive()
+            except Exception as e:  # noqa: BLE001
+                r = {"error": str(e)[:300]}
+            finally:
+                if cluster:
+                    cluster.stop()
+            reps.append(r)
+        ok = [r for r in reps if not r.get("error")]
+        jc = lambda r: r.get("join_cpu", {})
+        pc = lambda r: r.get("presence_cpu", {})
+        out["presence"].append({
+            "system": "heimdallr_v2_presence", "nodes": nodes, "members": p["presence_members"],
+            "calls": p["presence_calls"], "reps": reps,
+            "agg": {
+                "connect_s": agg([r.get("connect_s") for r in ok]),
+                "join_wall_s": agg([r.get("join_wall_s") for r in ok]),
+                "join_p50": agg([r["join_ms"]["p50"] for r in ok]),
+                "join_p99": agg([r["join_ms"]["p99"] for r in ok]),
+                "join_members_last": agg([r.get("join_members_last") for r in ok]),
+                "join_reply_mb": agg([r.get("join_reply_bytes", 0) / 1e6 for r in ok]),
+                "join_cpu_s": agg([jc(r).get("server_cpu_s") for r in ok]),
+                "presence_p50": agg([r["presence_ms"]["p50"] for r in ok]),
+                "presence_p99": agg([r["presence_ms"]["p99"] for r in ok]),
+                "presence_members_min": agg([r.get("presence_members_min") for r in ok]),
+                "presence_cpu_ms_per_call": agg([_frac(pc(r).get("server_cpu_s"), r.get("calls"), 1e3)
+                                                 for r in ok]),
+                "join_wait": agg([_frac(jc(r).get("server_runq_wait_s"), jc(r).get("window_s")) for r in ok]),
+                "join_gen_wait": agg([_frac(jc(r).get("gen_runq_wait_s"), jc(r).get("window_s")) for r in ok]),
+                "presence_wait": agg([_frac(pc(r).get("server_runq_wait_s"), pc(r).get("window_s")) for r in ok]),
+                "presence_gen_wait": agg([_frac(pc(r).get("gen_runq_wait_s"), pc(r).get("window_s")) for r in ok]),
+            },
+            "failed": len(ok) < len(reps) or any(r.get("presence_mismatches") for r in ok),
+            "errors": sorted({r["error"] for r in reps if r.get("error")})})
+
+    # 3. Recovery: a member misses `missed` messages while away and gets them back on reconnect.
+    plan = [(s, n) for s in p["recovery_systems"] for n in p["recovery_nodes"]
+            if n == 1 or SYSTEMS[s]["multi_node"]]
+    for system, nodes in plan:
+        reps = []
+        for rep in range(p["reps"]):
+            ctx.progress("S6", f"recovery of {p['missed']} missed messages: {system} nodes={nodes}, "
+                               f"rep {rep + 1}/{p['reps']}")
+            cluster = None
+            try:
+                cluster = Cluster(ctx, system, nodes, tag=f"-s6r-{rep}")
+                r = _probe(ctx, f"s6-recovery-{system}-n{nodes}-{rep}", [
+                    "recovery", "--protocol", SYSTEMS[system]["protocol"],
+                    "--target", ",".join(cluster.endpoints), "--room", ctx.unique("s6r"),
+                    "--reps", str(p["recovery_cycles"]), "--warmup-reps", str(p.get("recovery_warmup", 3)),
+                    "--missed", str(p["missed"]), "--pause", str(p["pause_s"]), "--size", str(ctx.payload),
+                    "--timeout", str(p.get("timeout_s", 20)),
+                    "--watch-pid", ",".join(map(str, cluster.pids_with_redis))])
+                r["alive"] = cluster.alive()
+            except Exception as e:  # noqa: BLE001
+                r = {"error": str(e)[:300]}
+            finally:
+                if cluster:
+                    cluster.stop()
+            reps.append(r)
+        ok = [r for r in reps if not r.get("error") and r.get("measured")]
+        rc = lambda r: r.get("recovery_cpu", {})
+        run = lambda r: r.get("run_cpu", {})
+        # p50/p99 over every measured cycle of every repetition
+        req = sorted(c["request_ms"] for r in ok for c in r.get("cycles", []))
+        tot = sorted(c["total_ms"] for r in ok for c in r.get("cycles", []))
+        pct = lambda v, q: v[min(len(v) - 1, max(0, math.ceil(q / 100 * len(v)) - 1))] if v else None
+        out["recovery"].append({
+            "system": system, "nodes": nodes, "missed": p["missed"], "reps": reps,
+            "agg": {
+                "cycles": sum(r.get("measured", 0) for r in ok),
+                "failed_cycles": sum(r.get("failed", 0) for r in ok),
+                "request_p50": pct(req, 50), "request_p99": pct(req, 99), "request_max": req[-1] if req else None,
+                "total_p50": pct(tot, 50), "total_p99": pct(tot, 99),
+                "cpu_ms_per_recovery": agg([_frac(rc(r).get("server_cpu_s"), rc(r).get("windows"), 1e3)
+                                            for r in ok]),
+                "cpu_ms_per_cycle": agg([_frac(run(r).get("server_cpu_s"), r.get("measured"), 1e3)
+                                         for r in ok]),
+                "wait": agg([_frac(run(r).get("server_runq_wait_s"), run(r).get("window_s")) for r in ok]),
+                "gen_wait": agg([_frac(run(r).get("gen_runq_wait_s"), run(r).get("window_s")) for r in ok]),
+            },
+            "failed": len(ok) < len(reps) or any(r.get("failed") for r in ok),
+            "errors": sorted({r.get("error") or r.get("first_failure") or "" for r in reps
+                              if r.get("error") or r.get("failed")})})
+    return out

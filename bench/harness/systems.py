@@ -19,7 +19,20 @@ SYSTEMS = {
     "heimdallr_auth": {"title": "heimdallr, auth on", "protocol": "heimdallr", "multi_node": True},
     "socketio": {"title": "Socket.IO 4.8", "protocol": "socketio", "multi_node": True},
     "ws": {"title": "ws 8 (Node ceiling)", "protocol": "ws", "multi_node": False},
+    # S6, protocol v2 (docs/PROTOCOL.md): the same binary, clients speaking v2, rooms keeping
+    # history (offsets from the store) or presence. Variants of ours, like heimdallr_auth.
+    "heimdallr_v2": {"title": "heimdallr v2, history on", "protocol": "v2", "multi_node": True,
+                     "sets": ["history.size=1000", "history.join_messages=0"]},
+    "heimdallr_v2_nohist": {"title": "heimdallr v2, no history", "protocol": "v2", "multi_node": True},
+    "heimdallr_v2_presence": {"title": "heimdallr v2, presence on", "protocol": "v2", "multi_node": True,
+                              "sets": ["presence.enabled=true"]},
+    # Socket.IO with connection state recovery (in-memory adapter only: its docs say the Redis
+    # adapter does not support it), the peer of S6's recovery and history rows.
+    "socketio_csr": {"title": "Socket.IO 4.8, state recovery", "protocol": "socketio", "multi_node": False,
+                     "args": ["--recovery", "1"]},
 }
+
+HEIMDALLR_SYSTEMS = ("heimdallr", "heimdallr_auth", "heimdallr_v2", "heimdallr_v2_nohist", "heimdallr_v2_presence")
 
 
 def auth_settings(ctx):
@@ -85,7 +98,7 @@ class Cluster:
     def _start_node(self, k, tag):
         ctx = self.ctx
         name = f"{self.system}{tag}-node{k + 1}"
-        if self.system in ("heimdallr", "heimdallr_auth"):
+        if self.system in HEIMDALLR_SYSTEMS:
             argv = [ctx.server, "--config", os.path.join(ctx.root, "conf/heimdallr.yaml"),
                     "--set", "server.port=0", "--set", "server.host=127.0.0.1",
                     "--set", f"server.io_threads={ctx.io_threads}",
@@ -101,13 +114,16 @@ class Cluster:
                 argv += ["--set", "bus.plugin=inmem"]
             if self.system == "heimdallr_auth":
                 argv += auth_settings(ctx)
+            for setting in SYSTEMS[self.system].get("sets", []):
+                argv += ["--set", setting]
             # A/B runs of one setting, e.g. HEIMDALLR_BENCH_SET="metrics.enabled=false".
             for setting in os.environ.get("HEIMDALLR_BENCH_SET", "").split():
                 argv += ["--set", setting]
-        elif self.system in ("socketio", "ws", "http"):
-            script = {"socketio": "socketio-server.js", "ws": "ws-server.js",
-                      "http": "http-server.js"}[self.system]
+        elif self.system in ("socketio", "socketio_csr", "ws", "http"):
+            script = {"socketio": "socketio-server.js", "socketio_csr": "socketio-server.js",
+                      "ws": "ws-server.js", "http": "http-server.js"}[self.system]
             argv = ["node", os.path.join(ctx.peers_dir, script), "--host", "127.0.0.1", "--port", "0"]
+            argv += SYSTEMS.get(self.system, {}).get("args", [])
             if self.redis and self.system == "socketio":
                 argv += ["--redis-port", str(self.redis.port)]
         else:
@@ -122,6 +138,11 @@ class Cluster:
     @property
     def pids(self):
         return [p.pid for p in self.procs]
+
+    @property
+    def pids_with_redis(self):
+        """The nodes, then their Redis when they have one: what S6 counts as the servers' CPU."""
+        return self.pids + ([self.redis.pid] if self.redis else [])
 
     def alive(self):
         return all(p.alive() for p in self.procs)

@@ -89,6 +89,8 @@ bool ClientConnection::start() {
   out_.clear();
   outOffset_ = 0;
   decoder_.emplace(ws::Role::kClient, kMaxMessageBytes);
+  nextCommandId_ = 1;
+  joinId_ = 0;
 
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) {
@@ -146,7 +148,13 @@ void ClientConnection::onEvent(uint32_t events, char* scratch, size_t scratchSiz
     out_ = "GET " + path_ + " HTTP/1.1\r\nHost: " + target_.text +
            "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " +
            base64Key(id_ + static_cast<uint32_t>(attempts_) * 7919u) +
-           "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+           "\r\nSec-WebSocket-Version: 13\r\n";
+    if (protocol_ == Protocol::kV2) {
+      out_ += "Sec-WebSocket-Protocol: ";
+      out_ += kV2Subprotocol;
+      out_ += "\r\n";
+    }
+    out_ += "\r\n";
     flush();
     return;
   }
@@ -194,6 +202,9 @@ void ClientConnection::handleUpgradeResponse(const char* data, size_t len) {
   upgradeBuf_.shrink_to_fit();
   if (protocol_ == Protocol::kSocketIo) {
     state_ = State::kSocketIoOpening;
+  } else if (protocol_ == Protocol::kV2) {
+    state_ = State::kV2Connecting;
+    sendFrame(ws::Opcode::kText, v2Connect(takeCommandId(), "bench-" + std::to_string(id_)));
   } else {
     state_ = State::kOpen;
     listener_.onOpen(*this);
@@ -213,15 +224,23 @@ void ClientConnection::feedFrames(const char* data, size_t len) {
 
 void ClientConnection::onMessage(ws::Opcode, std::string&& payload) {
   if (closing_) return;
+  if (protocol_ == Protocol::kV2) {
+    onV2Frame(payload);
+    return;
+  }
   if (protocol_ != Protocol::kSocketIo) {
     if (state_ == State::kOpen) listener_.onMessage(*this, payload, recvNs_);
     return;
   }
   switch (classifySocketIo(payload)) {
     case SocketIoPacket::kOpen:
-      sendFrame(ws::Opcode::kText, "40");  // connect the default namespace
+      // connect the default namespace (asking for a recovered session when told to)
+      socketIoConnectSentNs = monotonicNs();
+      sendFrame(ws::Opcode::kText,
+                socketIoConnectPacket.empty() ? std::string_view("40") : socketIoConnectPacket);
       break;
     case SocketIoPacket::kConnected:
+      if (auto pid = jsonStringField(payload, "pid")) socketIoPid = std::string(*pid);
       if (state_ == State::kSocketIoOpening) {
         state_ = State::kOpen;
         listener_.onOpen(*this);
@@ -231,8 +250,14 @@ void ClientConnection::onMessage(ws::Opcode, std::string&& payload) {
       sendFrame(ws::Opcode::kText, "3");
       break;
     case SocketIoPacket::kEvent:
-      if (state_ == State::kOpen) {
+      // Recovered packets may be written before the CONNECT reply: pass them on when asked for.
+      if (state_ == State::kOpen ||
+          (state_ == State::kSocketIoOpening && !socketIoConnectPacket.empty())) {
         if (auto inner = socketIoMessagePayload(payload)) {
+          if (trackSocketIoOffset) {
+            if (auto offset = socketIoEventOffset(payload))
+              socketIoLastOffset = std::string(*offset);
+          }
           listener_.onMessage(*this, *inner, recvNs_);
         }
       }
@@ -258,9 +283,55 @@ void ClientConnection::onClose(uint16_t code, std::string_view reason) {
 
 bool ClientConnection::sendMessage(std::string_view payload) {
   if (state_ != State::kOpen) return false;
-  wrapMessage(protocol_, payload, wrapBuf_);
+  if (protocol_ == Protocol::kV2) {
+    v2Publish(takeCommandId(), v2Room, payload, wrapBuf_);
+  } else {
+    wrapMessage(protocol_, payload, wrapBuf_);
+  }
   sendFrame(ws::Opcode::kText, wrapBuf_);
   return state_ == State::kOpen;
+}
+
+bool ClientConnection::sendText(std::string_view text) {
+  if (state_ != State::kOpen) return false;
+  sendFrame(ws::Opcode::kText, text);
+  return state_ == State::kOpen;
+}
+
+void ClientConnection::drop() { fail("dropped by the client"); }
+
+void ClientConnection::onV2Frame(const std::string& frame) {
+  if (state_ == State::kOpen) {
+    listener_.onMessage(*this, frame, recvNs_);
+    return;
+  }
+  const V2Frame f = parseV2Frame(frame);
+  if (f.kind != V2Frame::Kind::kReply) return;  // nothing is pushed before the join's reply
+  if (state_ == State::kV2Connecting && f.id == 1) {
+    if (!f.ok) {
+      closing_ = true;
+      closeWhy_ = "v2 connect refused: " + frame.substr(0, 160);
+      return;
+    }
+    if (v2AutoJoin && !v2Room.empty()) {
+      state_ = State::kV2Joining;
+      joinId_ = takeCommandId();
+      sendFrame(ws::Opcode::kText, v2Join(joinId_, v2Room));
+      return;
+    }
+    state_ = State::kOpen;
+    listener_.onOpen(*this);
+    return;
+  }
+  if (state_ == State::kV2Joining && f.id == joinId_) {
+    if (!f.ok) {
+      closing_ = true;
+      closeWhy_ = "v2 join refused: " + frame.substr(0, 160);
+      return;
+    }
+    state_ = State::kOpen;
+    listener_.onOpen(*this);
+  }
 }
 
 void ClientConnection::sendFrame(ws::Opcode op, std::string_view payload) {

@@ -42,7 +42,9 @@ double processCpuSeconds(pid_t pid) {
   return static_cast<double>(utime + stime) / ticks;
 }
 
-double runQueueWaitSeconds(pid_t pid) {
+namespace {
+/// Sums field `field` (0: run time, 1: run-queue wait) of every thread's schedstat, in seconds.
+double schedstatSum(pid_t pid, int field) {
   const std::string dir = pid == 0 ? "/proc/self/task" : "/proc/" + std::to_string(pid) + "/task";
   DIR* d = opendir(dir.c_str());
   if (!d) return -1;
@@ -54,7 +56,7 @@ double runQueueWaitSeconds(pid_t pid) {
     if (!f) continue;
     unsigned long long run = 0, wait = 0;
     if (std::fscanf(f, "%llu %llu", &run, &wait) == 2) {
-      total += static_cast<double>(wait) / 1e9;
+      total += static_cast<double>(field == 0 ? run : wait) / 1e9;
       any = true;
     }
     std::fclose(f);
@@ -62,6 +64,11 @@ double runQueueWaitSeconds(pid_t pid) {
   closedir(d);
   return any ? total : -1;
 }
+}  // namespace
+
+double runQueueWaitSeconds(pid_t pid) { return schedstatSum(pid, 1); }
+
+double scheduledCpuSeconds(pid_t pid) { return schedstatSum(pid, 0); }
 
 CpuSnapshot CpuSnapshot::take(const std::vector<pid_t>& pids) {
   CpuSnapshot s;

@@ -18,6 +18,11 @@ double processCpuSeconds(pid_t pid);
 /// CONFIG_SCHEDSTATS). Shows when other work on the machine, not the measured code, held the CPU.
 double runQueueWaitSeconds(pid_t pid);
 
+/// Seconds the process's threads have run on a CPU (sum of /proc/PID/task/*/schedstat run time,
+/// nanosecond resolution, unlike the clock ticks of /proc/PID/stat; threads that have exited are
+/// not counted). -1 when unreadable.
+double scheduledCpuSeconds(pid_t pid);
+
 /// A snapshot of this process and a list of watched processes, to take differences of.
 struct CpuSnapshot {
   uint64_t wallNs = 0;

@@ -55,6 +55,10 @@ void LoadDriver::buildConnections() {
         epollFd_));
     ClientConnection& c = *conns_.back();
     c.room = room;
+    if (opt_.protocol == Protocol::kV2) {
+      c.v2Room = name;  // joined before onOpen(): a member is open once its join is answered
+      c.v2AutoJoin = true;
+    }
     return &c;
   };
   for (uint32_t r = 0; r < opt_.rooms; ++r) {
@@ -136,6 +140,23 @@ void LoadDriver::onClosed(ClientConnection& conn, bool wasOpen, const std::strin
 }
 
 void LoadDriver::onMessage(ClientConnection& conn, std::string_view payload, uint64_t recvNs) {
+  if (opt_.protocol == Protocol::kV2) {
+    const V2Frame f = parseV2Frame(payload);
+    if (f.kind == V2Frame::Kind::kReply) {  // a publish's acknowledgement
+      if (f.ok) {
+        ++v2Acks_;
+      } else {
+        ++v2Errors_;
+        if (v2FirstError_.empty()) v2FirstError_ = std::string(payload.substr(0, 200));
+      }
+      return;
+    }
+    if (f.kind != V2Frame::Kind::kMessage) {
+      ++v2OtherFrames_;
+      return;
+    }
+    payload = f.data;
+  }
   if (!conn.records) {
     ++publisherEchoes_;
     return;
@@ -426,10 +447,15 @@ void LoadDriver::writeStep(JsonWriter& w, const Step& st) const {
       .field("server_cpu_s", serverCpu)
       .field("gen_runq_wait_s",
              st.cpuStart.selfWait < 0 ? -1.0 : st.cpuEnd.selfWait - st.cpuStart.selfWait)
-      .field("server_runq_wait_s", sumDelta(st.cpuStart.watchedWait, st.cpuEnd.watchedWait))
-      .field("pass", pass)
-      .field("fail_reason", why)
-      .endObject();
+      .field("server_runq_wait_s", sumDelta(st.cpuStart.watchedWait, st.cpuEnd.watchedWait));
+  // Each watched process' share, in --watch-pid order (e.g. the nodes, then Redis).
+  w.key("server_cpu_s_by_pid").beginArray();
+  for (size_t i = 0; i < st.cpuStart.watched.size() && i < st.cpuEnd.watched.size(); ++i) {
+    const double a = st.cpuStart.watched[i], b = st.cpuEnd.watched[i];
+    w.value(a < 0 || b < 0 ? -1.0 : b - a);
+  }
+  w.endArray();
+  w.field("pass", pass).field("fail_reason", why).endObject();
 }
 
 void LoadDriver::writeReport(int exitCode, const std::string& error) const {
@@ -475,10 +501,17 @@ void LoadDriver::writeReport(int exitCode, const std::string& error) const {
       .field("first_close_reason", firstCloseReason_)
       .field("unparsed", static_cast<unsigned long long>(unparsed_))
       .field("foreign", static_cast<unsigned long long>(foreign_))
-      .field("publisher_echoes", static_cast<unsigned long long>(publisherEchoes_))
-      .field("exit_code", exitCode)
-      .field("error", error)
-      .endObject();
+      .field("publisher_echoes", static_cast<unsigned long long>(publisherEchoes_));
+  if (opt_.protocol == Protocol::kV2) {
+    w.key("v2")
+        .beginObject()
+        .field("publish_acks", static_cast<unsigned long long>(v2Acks_))
+        .field("publish_errors", static_cast<unsigned long long>(v2Errors_))
+        .field("first_error", v2FirstError_)
+        .field("other_frames", static_cast<unsigned long long>(v2OtherFrames_))
+        .endObject();
+  }
+  w.field("exit_code", exitCode).field("error", error).endObject();
   std::printf("%s\n", w.str().c_str());
   std::fflush(stdout);
 }

@@ -119,6 +119,8 @@ class LoadDriver final : private ClientConnection::Listener {
   uint64_t closedAfterOpen_ = 0;
   std::string firstCloseReason_;
   uint64_t unparsed_ = 0, foreign_ = 0, publisherEchoes_ = 0, outOfRange_ = 0;
+  uint64_t v2Acks_ = 0, v2Errors_ = 0, v2OtherFrames_ = 0;  // protocol v2 only
+  std::string v2FirstError_;
   bool stdinOpen_ = true;
   uint64_t runStartNs_ = 0;
   CpuSnapshot runCpuStart_;

@@ -3,6 +3,9 @@
 //   heimdallr_loadgen run   --protocol heimdallr|ws|socketio --target HOST:PORT[,...] [flags]
 //   heimdallr_loadgen idle  --protocol ... --target ... --rooms N --room-size N [--hold S]
 //   heimdallr_loadgen micro [--conns N] [--size B] [--seconds S] [--batch N]
+//   heimdallr_loadgen presence --target HOST:PORT[,...] [--members N] [--calls N] [--room S]
+//   heimdallr_loadgen recovery --protocol v2|socketio --target HOST:PORT[,...] [--reps N]
+//                              [--missed N] [--pause S] [--room S]
 //   heimdallr_loadgen --help
 //
 // run: connects every member, settles, warms up, then runs `--steps` measured steps of `--step`
@@ -10,10 +13,13 @@
 // the first step with loss, p99 above --p99-limit-ms or a busy generator), then `--burst-steps`
 // steps where publishers fire `--burst` messages at once, and prints one JSON report on stdout.
 // idle: connects, prints "READY opened=N failed=M", answers pings until stdin closes (or --hold
-// seconds), then prints the JSON report. micro: the loopback fan-out ceiling (S0).
+// seconds), then prints the JSON report. micro: the loopback fan-out ceiling (S0). presence and
+// recovery: closed-loop probes of protocol v2 (and Socket.IO's connection state recovery), see
+// Probes.h; --protocol v2 makes `run` and `idle` speak protocol v2 too.
 #include <arpa/inet.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -24,6 +30,7 @@
 
 #include "FanoutMicro.h"
 #include "LoadDriver.h"
+#include "Probes.h"
 
 namespace {
 
@@ -32,7 +39,7 @@ using heimdallr::bench::DriverOptions;
 [[noreturn]] void usage(const std::string& error, int exitCode = 64) {
   std::fprintf(stderr,
                "heimdallr_loadgen: %s\n"
-               "usage: heimdallr_loadgen run|idle --protocol heimdallr|ws|socketio "
+               "usage: heimdallr_loadgen run|idle --protocol heimdallr|ws|socketio|v2 "
                "--target HOST:PORT[,...]\n"
                "         [--pub-target HOST:PORT[,...]] [--source ADDR[,...]] [--rooms N] "
                "[--room-size N]\n"
@@ -45,7 +52,15 @@ using heimdallr::bench::DriverOptions;
                "[--connect-concurrency N]\n"
                "         [--connect-timeout S] [--connect-retries N] [--hold S] [--label S]\n"
                "       heimdallr_loadgen micro [--conns N] [--size BYTES] [--seconds S] "
-               "[--batch N] [--sender-cpu N] [--reader-cpu N]\n",
+               "[--batch N] [--sender-cpu N] [--reader-cpu N]\n"
+               "       heimdallr_loadgen presence --target HOST:PORT[,...] [--members N] "
+               "[--calls N] [--warmup-reps N]\n"
+               "         [--room S] [--connect-concurrency N] [--timeout S] [--watch-pid "
+               "PID[,...]] [--label S]\n"
+               "       heimdallr_loadgen recovery --protocol v2|socketio --target HOST:PORT[,...] "
+               "[--reps N] [--warmup-reps N]\n"
+               "         [--missed N] [--pause S] [--size BYTES] [--room S] [--timeout S] "
+               "[--watch-pid PID[,...]] [--label S]\n",
                error.c_str());
   std::exit(exitCode);
 }
@@ -135,13 +150,44 @@ int main(int argc, char** argv) {
                               .c_str());
       return 0;
     }
+    if (command == "presence" || command == "recovery") {
+      heimdallr::bench::ProbeOptions o;
+      const std::string proto = flags.str("protocol", "v2");
+      auto p = heimdallr::bench::parseProtocol(proto);
+      if (!p || (*p != heimdallr::bench::Protocol::kV2 &&
+                 (command == "presence" || *p != heimdallr::bench::Protocol::kSocketIo))) {
+        usage(command == "presence" ? "presence speaks --protocol v2 only"
+                                    : "recovery speaks --protocol v2 or socketio");
+      }
+      o.protocol = *p;
+      o.targets = endpoints(flags.str("target", ""), "target");
+      if (o.targets.empty()) usage("--target is required");
+      o.room = flags.str("room", o.room);
+      o.members = static_cast<uint32_t>(flags.num("members", o.members));
+      o.calls = static_cast<uint32_t>(flags.num("calls", o.calls));
+      o.reps = static_cast<uint32_t>(flags.num("reps", o.reps));
+      o.warmupReps = static_cast<uint32_t>(flags.num("warmup-reps", o.warmupReps));
+      o.missed = static_cast<uint32_t>(flags.num("missed", o.missed));
+      o.pauseS = flags.num("pause", o.pauseS);
+      o.connectConcurrency = std::max(
+          1u, static_cast<uint32_t>(flags.num("connect-concurrency", o.connectConcurrency)));
+      o.timeoutS = flags.num("timeout", o.timeoutS);
+      o.payloadSize = static_cast<size_t>(flags.num("size", static_cast<double>(o.payloadSize)));
+      for (const auto& s : splitList(flags.str("watch-pid", ""))) {
+        o.watchPids.push_back(static_cast<pid_t>(std::atoi(s.c_str())));
+      }
+      o.label = flags.str("label", "");
+      flags.checkAllUsed();
+      return command == "presence" ? heimdallr::bench::runPresenceProbe(o)
+                                   : heimdallr::bench::runRecoveryProbe(o);
+    }
     if (command != "run" && command != "idle") usage("unknown command " + command);
 
     DriverOptions o;
     o.mode = command == "idle" ? DriverOptions::Mode::kIdle : DriverOptions::Mode::kRun;
     const std::string proto = flags.str("protocol", "heimdallr");
     auto p = heimdallr::bench::parseProtocol(proto);
-    if (!p) usage("--protocol must be heimdallr, ws or socketio");
+    if (!p) usage("--protocol must be heimdallr, ws, socketio or v2");
     o.protocol = *p;
     o.targets = endpoints(flags.str("target", ""), "target");
     if (o.targets.empty()) usage("--target is required");
