@@ -36,14 +36,15 @@ void Connection::upgrade(std::unique_ptr<Protocol> protocol, const char* pending
   if (size > 0 && state_ == State::kOpen) protocol_->onData(*this, pending, size);
 }
 
-bool Connection::send(SharedBuffer bytes) {
+bool Connection::send(SharedBuffer bytes, bool oversizeWhenEmpty) {
   if (state_ != State::kOpen) return true;  // closing: nobody will read it anyway
   if (queuedBytes_ + bytes->size() > sendQueueLimit_) {
     // Over the limit within one loop pass is not yet a slow consumer: the end-of-pass flush has
     // not run. Write now; only what the kernel refuses counts as backlog.
     flush();
     if (state_ != State::kOpen) return true;
-    if (queuedBytes_ + bytes->size() > sendQueueLimit_) return false;
+    const bool alone = oversizeWhenEmpty && queuedBytes_ == 0;
+    if (queuedBytes_ + bytes->size() > sendQueueLimit_ && !alone) return false;
   }
   setQueuedBytes(queuedBytes_ + bytes->size());
   queue_.push_back(std::move(bytes));

@@ -31,7 +31,9 @@ class Connection : public IoHandler {
 
   /// Queues bytes for the peer. Returns false, and queues nothing, when they would take the queue
   /// past its limit (the caller decides: slow consumer). While closing, bytes are dropped.
-  bool send(SharedBuffer bytes);
+  /// `oversizeWhenEmpty`: one frame larger than the limit is taken when nothing else is queued
+  /// (a v2 reply whose size the config bounds: a join's recovered messages).
+  bool send(SharedBuffer bytes, bool oversizeWhenEmpty = false);
   bool send(std::string&& bytes) { return send(makeSharedBuffer(std::move(bytes))); }
 
   /// Graceful close: stop reading application data, send `lastWords` after what is queued (or

@@ -238,7 +238,7 @@ void RoomHub::readForView(int home, RoomActor& actor) {
   bus::ReadRequest request;
   request.after = view.order.last();
   request.limit = view.synced ? policy.historySize : 0;
-  request.metaTtlS = limitsOf(policy).metaTtlS;
+  request.metaTtlS = static_cast<uint32_t>(policy.historyTtl.count());  // appends extend it
   storage_->read(roomSubject(actor.id()), request,
                  [this, home, roomId = actor.id()](bus::StreamRead result) {
                    loops_[home]->post([this, home, roomId, result = std::move(result)]() mutable {

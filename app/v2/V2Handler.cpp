@@ -33,8 +33,11 @@ const char* tokenProblem(auth::TokenStatus status) {
   }
 }
 
-uint32_t metaTtlOf(const config::RoomPolicy& policy) {
-  return static_cast<uint32_t>(std::max(policy.historyMetaTtl, policy.historyTtl).count());
+// The TTL of a stream's epoch that a read creates (a room nobody published in yet): the
+// messages' TTL, not the longer meta TTL, so that reading rooms at random costs the store little.
+// The first append extends it.
+uint32_t readTtlOf(const config::RoomPolicy& policy) {
+  return static_cast<uint32_t>(policy.historyTtl.count());
 }
 }  // namespace
 
@@ -46,6 +49,7 @@ class V2Handler::Membership : public room::RoomMember {
   Membership(V2Handler& owner, std::string roomId, const config::RoomPolicy& policy,
              bool mayPublish)
       : owner_(owner),
+        serial_(++owner.memberships_),
         roomId_(std::move(roomId)),
         policy_(policy),
         mayPublish_(mayPublish),
@@ -71,6 +75,10 @@ class V2Handler::Membership : public room::RoomMember {
         return owner_.session_.deliver(msg.v2Frame);
       case Order::Verdict::kGap:
         readGap();
+        return false;
+      case Order::Verdict::kHeld:
+        // Held behind a hole whose read failed: ask again (a pending join reads on its own).
+        if (!joinId_) readGap();
         return false;
       default:
         return false;
@@ -127,7 +135,7 @@ class V2Handler::Membership : public room::RoomMember {
     room::RoomHub& hub = owner_.session_.context().hub;
     if (order_) {
       bus::ReadRequest request;
-      request.metaTtlS = metaTtlOf(policy_);
+      request.metaTtlS = readTtlOf(policy_);
       if (since) {
         request.after = since->offset;
         request.limit = policy_.historySize;
@@ -136,8 +144,11 @@ class V2Handler::Membership : public room::RoomMember {
         request.newest = true;
       }
       hub.join(*this, &request,
-               [weak = Weak(owner_.alive_), room = roomId_, since](bus::StreamRead read) {
-                 if (Membership* self = find(weak, room)) self->onJoinRead(since, std::move(read));
+               [weak = Weak(owner_.alive_), room = roomId_, serial = serial_,
+                since](bus::StreamRead read) {
+                 settle(weak);
+                 if (Membership* self = find(weak, room, serial))
+                   self->onJoinRead(since, std::move(read));
                });
     } else {
       hub.join(*this);
@@ -153,10 +164,12 @@ class V2Handler::Membership : public room::RoomMember {
                               identity ? identity->infoJson : std::string(),
                               session.context().nodeId},
           policy_, session.connection().loop().nowMs());
-      hub.presence(roomId_, loopIndex(),
-                   [weak = Weak(owner_.alive_), room = roomId_](bus::PresenceList list) {
-                     if (Membership* self = find(weak, room)) self->onJoinPresence(std::move(list));
-                   });
+      hub.presence(
+          roomId_, loopIndex(),
+          [weak = Weak(owner_.alive_), room = roomId_, serial = serial_](bus::PresenceList list) {
+            settle(weak);
+            if (Membership* self = find(weak, room, serial)) self->onJoinPresence(std::move(list));
+          });
     } else {
       presenceDone_ = true;
     }
@@ -179,16 +192,20 @@ class V2Handler::Membership : public room::RoomMember {
   }
 
   bool mayPublish() const { return mayPublish_; }
+  void setMayPublish(bool mayPublish) { mayPublish_ = mayPublish; }
   const config::RoomPolicy& policy() const { return policy_; }
 
  private:
   using Order = history::OffsetMerger<net::SharedBuffer>;
 
-  static Membership* find(const Weak& weak, const std::string& room) {
+  /// The membership a callback was made for: the same room and the same join (a room left and
+  /// joined again is another membership, which must not take the old one's answers).
+  static Membership* find(const Weak& weak, const std::string& room, uint64_t serial) {
     Alive alive = weak.lock();
     if (!alive) return nullptr;
     auto it = (*alive)->rooms_.find(room);
-    return it == (*alive)->rooms_.end() ? nullptr : it->second.get();
+    if (it == (*alive)->rooms_.end() || it->second->serial_ != serial) return nullptr;
+    return it->second.get();
   }
 
   void joinFailed(ErrorCode code, const std::string& message) {
@@ -237,11 +254,11 @@ class V2Handler::Membership : public room::RoomMember {
     bus::ReadRequest request;
     request.after = order_->last();
     request.limit = policy_.historySize;
-    request.metaTtlS = metaTtlOf(policy_);
+    request.metaTtlS = readTtlOf(policy_);
     owner_.session_.context().hub.read(
         roomId_, loopIndex(), request,
-        [weak = Weak(owner_.alive_), room = roomId_](bus::StreamRead read) {
-          Membership* self = find(weak, room);
+        [weak = Weak(owner_.alive_), room = roomId_, serial = serial_](bus::StreamRead read) {
+          Membership* self = find(weak, room, serial);
           if (!self) return;
           self->gapReading_ = false;
           if (!read.error.empty()) return;  // the next push asks again
@@ -254,9 +271,10 @@ class V2Handler::Membership : public room::RoomMember {
   }
 
   V2Handler& owner_;
+  const uint64_t serial_;  // which join of this room on this session
   const std::string roomId_;
   const config::RoomPolicy& policy_;
-  const bool mayPublish_;
+  bool mayPublish_;
   std::unique_ptr<Order> order_;  // rooms with history
   std::string epoch_;
   std::unique_ptr<room::PresenceTicket> presence_;
@@ -418,6 +436,7 @@ void V2Handler::onJoin(uint64_t id, JoinCommand& command) {
     return;
   }
   const config::RoomPolicy& policy = session_.context().hub.policyFor(command.room);
+  if (!reserveStore(id, (policy.keepsHistory() ? 1 : 0) + (policy.presence ? 1 : 0))) return;
   const bool mayPublish = !identity_ || identity_->publish.matches(command.room);
   auto& slot = rooms_[command.room];
   slot = std::make_unique<Membership>(*this, command.room, policy, mayPublish);
@@ -475,8 +494,10 @@ void V2Handler::onPublish(uint64_t id, PublishCommand& command) {
         if (!alive) return;
         V2Handler& self = **alive;
         if (!result.error.empty()) {
+          // Not confirmed: with the store gone before it was sent nothing was published; with
+          // no answer in time it may still have been stored (and is then delivered).
           self.replyError(id, ErrorCode::kUnavailable,
-                          "publish: nothing was published: " + result.error);
+                          "publish: not confirmed by the store: " + result.error);
         } else if (result.offset == 0) {
           self.replyOk(id, "{}");
         } else {
@@ -494,13 +515,14 @@ void V2Handler::onPresence(uint64_t id, const PresenceCommand& command) {
                "presence: room " + command.room + " keeps no presence (presence.enabled)");
     return;
   }
+  if (!reserveStore(id, 1)) return;
   hub.presence(command.room, session_.connection().loop().index(),
                [weak = Weak(alive_), id](bus::PresenceList list) {
-                 Alive alive = weak.lock();
-                 if (!alive) return;
+                 V2Handler* handler = settle(weak);
+                 if (!handler) return;
                  if (!list.error.empty()) {
-                   (*alive)->replyError(id, ErrorCode::kUnavailable,
-                                        "presence unavailable: " + list.error);
+                   handler->replyError(id, ErrorCode::kUnavailable,
+                                       "presence unavailable: " + list.error);
                    return;
                  }
                  std::string ok = "{\"members\":[";
@@ -509,7 +531,7 @@ void V2Handler::onPresence(uint64_t id, const PresenceCommand& command) {
                    room::appendMemberJson(ok, list.members[i]);
                  }
                  ok += "]}";
-                 (*alive)->replyOk(id, ok);
+                 handler->replyOk(id, ok);
                });
 }
 
@@ -523,7 +545,7 @@ void V2Handler::onHistory(uint64_t id, const HistoryCommand& command) {
     return;
   }
   bus::ReadRequest request;
-  request.metaTtlS = metaTtlOf(policy);
+  request.metaTtlS = readTtlOf(policy);
   request.limit =
       std::min<uint64_t>(command.limit.value_or(policy.historySize), policy.historySize);
   if (command.since) {
@@ -534,13 +556,14 @@ void V2Handler::onHistory(uint64_t id, const HistoryCommand& command) {
   // Messages after `since` only mean something in its epoch: another epoch gets none.
   const std::optional<std::string> epoch =
       command.since ? std::optional<std::string>(command.since->epoch) : std::nullopt;
+  if (!reserveStore(id, 1)) return;
   hub.read(
       command.room, session_.connection().loop().index(), request,
       [weak = Weak(alive_), id, room = command.room, epoch](bus::StreamRead read) {
-        Alive alive = weak.lock();
-        if (!alive) return;
+        V2Handler* handler = settle(weak);
+        if (!handler) return;
         if (!read.error.empty()) {
-          (*alive)->replyError(id, ErrorCode::kUnavailable, "history unavailable: " + read.error);
+          handler->replyError(id, ErrorCode::kUnavailable, "history unavailable: " + read.error);
           return;
         }
         std::string ok = "{\"messages\":[";
@@ -553,7 +576,7 @@ void V2Handler::onHistory(uint64_t id, const HistoryCommand& command) {
           }
         }
         ok += "],\"offset\":" + std::to_string(read.top) + ",\"epoch\":" + quoted(read.epoch) + "}";
-        (*alive)->replyOk(id, ok);
+        handler->replyOk(id, ok);
       });
 }
 
@@ -568,11 +591,39 @@ void V2Handler::onRefresh(uint64_t id, const RefreshCommand& command) {
     replyError(id, ErrorCode::kForbidden, "refresh: the token is for another user");
     return;
   }
+  // The new token must still grant every room this session is in; its `pub` takes effect.
+  for (const auto& [room, membership] : rooms_) {
+    if (!identity->rooms.matches(room)) {
+      replyError(id, ErrorCode::kForbidden,
+                 "refresh: the token does not grant room " + room + "; leave it first");
+      return;
+    }
+  }
+  for (auto& [room, membership] : rooms_)
+    membership->setMayPublish(identity->publish.matches(room));
   session_.adoptIdentity(*identity);
   identity_ = std::move(identity);
   const int64_t expiresInMs = session_.expiresInMs();
   replyOk(id, expiresInMs >= 0 ? "{\"expires_in\":" + std::to_string(expiresInMs / 1000) + "}"
                                : std::string("{}"));
+}
+
+bool V2Handler::reserveStore(uint64_t id, size_t requests) {
+  if (storeRequests_ + requests > kMaxStoreRequests) {
+    replyError(id, ErrorCode::kRateLimited,
+               std::to_string(kMaxStoreRequests) +
+                   " requests to the store are already waiting on this connection");
+    return false;
+  }
+  storeRequests_ += requests;
+  return true;
+}
+
+V2Handler* V2Handler::settle(const Weak& weak) {
+  Alive alive = weak.lock();
+  if (!alive) return nullptr;
+  --(*alive)->storeRequests_;
+  return *alive;
 }
 
 void V2Handler::replyOk(uint64_t id, std::string_view okJson) {
@@ -589,7 +640,7 @@ void V2Handler::replyError(uint64_t id, ErrorCode code, std::string_view message
 }
 
 void V2Handler::send(std::string&& json) {
-  session_.deliver(net::makeSharedBuffer(ws::encodeFrame(ws::Opcode::kText, json)));
+  session_.deliverReply(net::makeSharedBuffer(ws::encodeFrame(ws::Opcode::kText, json)));
 }
 
 }  // namespace heimdallr::v2

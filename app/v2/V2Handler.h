@@ -23,6 +23,9 @@ namespace heimdallr::v2 {
 inline constexpr std::string_view kSubprotocol = "heimdallr.v2";
 /// A v2 frame may exceed limits.max_message_bytes by this much: the command around the data.
 inline constexpr size_t kCommandOverheadBytes = 4096;
+/// Store reads (joins, history, presence lists) one connection may wait for at once: their
+/// answers can be large. Appends are bounded by the rate limit and the plugin's pending bytes.
+inline constexpr size_t kMaxStoreRequests = 64;
 
 /// Protocol v2 on one WebSocket session (docs/PROTOCOL.md): JSON commands, each answered once
 /// by id; many rooms per connection, each a Membership (a RoomMember of its own); acknowledged
@@ -57,6 +60,10 @@ class V2Handler : public ws::MessageHandler {
   std::optional<auth::Identity> verify(uint64_t id, const std::string& token);
   /// The room checks every room command makes: connected, and the token grants the room.
   bool mayEnter(uint64_t id, const std::string& room);
+  /// Counts `requests` to the store this session waits for; past kMaxStoreRequests the command
+  /// is answered 429 instead. Every answer from the store settles one (settle()).
+  bool reserveStore(uint64_t id, size_t requests);
+  static V2Handler* settle(const Weak& weak);
   void replyOk(uint64_t id, std::string_view okJson);
   void replyError(uint64_t id, ErrorCode code, std::string_view message);
   void send(std::string&& json);
@@ -71,6 +78,8 @@ class V2Handler : public ws::MessageHandler {
   uint64_t connectDeadlineMs_;
   ws::TokenBucket rateLimit_;
   std::unordered_map<std::string, std::unique_ptr<Membership>> rooms_;
+  uint64_t memberships_ = 0;  // joins so far: each Membership's serial
+  size_t storeRequests_ = 0;  // store reads this session is waiting for
 };
 
 }  // namespace heimdallr::v2

@@ -72,6 +72,16 @@ class WsSession : public net::Protocol, private FrameDecoder::Handler {
     return false;
   }
 
+  /// A frame of the session's own (a v2 reply): like deliver(), but one frame larger than
+  /// limits.send_queue_bytes goes out when nothing else is queued, so that a large join reply
+  /// does not close the session for good.
+  bool deliverReply(const net::SharedBuffer& frame) {
+    if (connection_.state() != net::Connection::State::kOpen) return false;
+    if (connection_.send(frame, /*oversizeWhenEmpty=*/true)) return true;
+    closeWith(close_code::kSlowConsumer, "slow consumer", /*discardQueued=*/true);
+    return false;
+  }
+
   /// Sends a close frame and closes gracefully. `discardQueued` drops frames not yet on the wire
   /// (a slow consumer's backlog) so its memory is freed at once.
   void closeWith(uint16_t code, std::string_view reason, bool discardQueued = false);

@@ -5,7 +5,7 @@
 //    read the same fields a byte-by-byte reading of that layout gives.
 // 2. Whatever decodes re-encodes to the very same bytes, which decode to the same fields.
 // 3. A message built from the input's bytes (any flags, time, kind, offset, texts and payload)
-//    survives encode/decode, its texts cut to 255 bytes.
+//    survives encode/decode, its texts cut to 255 bytes or just before, on a UTF-8 boundary.
 // 4. decodePresenceMember (a presence entry as Redis hands it back) accepts exactly four
 //    length-prefixed fields filling the input, and what it accepts re-encodes to the same bytes.
 #include <fuzzer/FuzzedDataProvider.h>
@@ -89,8 +89,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   msg.senderUser = provider.ConsumeRandomLengthString(300);
   msg.payload = provider.ConsumeRemainingBytesAsString();
   const std::string encoded = heimdallr::bus::encodeEnvelope(msg);
+  // Cut to 255 bytes, then back to before a UTF-8 continuation byte (written out, not the
+  // header's helper).
   const auto cut = [](std::string& text) {
-    if (text.size() > 255) text.resize(255);
+    if (text.size() <= 255) return;
+    size_t n = 255;
+    while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+    text.resize(n);
   };
   BusMessage expected = msg;
   cut(expected.origin);

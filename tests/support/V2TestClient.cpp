@@ -9,10 +9,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 }
 
-V2TestClient::V2TestClient(uint16_t port, const std::string& name) : ws_(port) {
+V2TestClient::V2TestClient(uint16_t port, const std::string& name, const std::string& token)
+    : ws_(port) {
   const int status = ws_.handshake("/", {"Sec-WebSocket-Protocol: heimdallr.v2"});
   EXPECT_EQ(101, status) << ws_.responseHead();
-  connected_ = call("connect", "{\"name\":\"" + name + "\"}");
+  connected_ = call("connect", "{\"name\":\"" + name + "\"" +
+                                   (token.empty() ? "" : ",\"token\":\"" + token + "\"") + "}");
   EXPECT_TRUE(connected_) << lastError_;
 }
 

@@ -21,8 +21,9 @@ class V2TestClient {
  public:
   using Json = Poco::JSON::Object::Ptr;
 
-  /// Connects and sends `connect` with `name` (auth off); fails the test when refused.
-  V2TestClient(uint16_t port, const std::string& name);
+  /// Connects and sends `connect` with `name` (and `token` when not empty); fails the test when
+  /// refused.
+  V2TestClient(uint16_t port, const std::string& name, const std::string& token = {});
 
   /// Sends `{"id":N,"<command>":<bodyJson>}`; returns N.
   uint64_t send(const std::string& command, const std::string& bodyJson);

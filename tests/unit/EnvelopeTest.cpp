@@ -30,6 +30,16 @@ TEST(Envelope, round_trips_every_field_but_the_subject_which_the_channel_carries
   EXPECT_EQ(msg.senderUser, decoded->senderUser);
 }
 
+TEST(Envelope, long_text_fields_are_cut_on_a_utf8_boundary) {
+  BusMessage msg;
+  msg.senderUser = std::string(254, 'a') + "\xc3\xa9";  // 256 bytes, an e-acute at the end
+  msg.epoch = std::string(300, 'e');
+  const auto decoded = decodeEnvelope(encodeEnvelope(msg), "s");
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->senderUser, std::string(254, 'a'));  // not a lone 0xc3
+  EXPECT_EQ(decoded->epoch, std::string(255, 'e'));
+}
+
 TEST(Envelope, empty_payload_and_origin_are_fine) {
   const auto decoded = decodeEnvelope(encodeEnvelope(BusMessage{}), "s");
   ASSERT_TRUE(decoded);

@@ -25,8 +25,8 @@ namespace heimdallr::bus {
 
 inline constexpr uint8_t kEnvelopeVersion = 2;
 inline constexpr size_t kEnvelopeFixedBytes = 22;
-/// Text fields longer than this are cut: node ids and epochs are <= 64 bytes, client ids and
-/// users are bounded by the host before they get here.
+/// Text fields longer than this are cut (on a UTF-8 boundary): node ids and epochs are <= 64
+/// bytes and client ids short; a user name may be longer.
 inline constexpr size_t kEnvelopeMaxText = 255;
 
 namespace envelope_detail {
@@ -38,8 +38,15 @@ inline uint64_t getInt(const unsigned char* p, int bytes) {
   for (int i = 0; i < bytes; ++i) value |= static_cast<uint64_t>(p[i]) << (8 * i);
   return value;
 }
+/// How much of `text` a text field keeps: at most kEnvelopeMaxText bytes, cut before a UTF-8
+/// continuation byte so that a user name stays valid UTF-8 (it ends up in JSON).
+inline size_t keptLength(const std::string& text) {
+  size_t n = text.size() < kEnvelopeMaxText ? text.size() : kEnvelopeMaxText;
+  while (n > 0 && n < text.size() && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  return n;
+}
 inline void putText(std::string& out, const std::string& text) {
-  const size_t n = text.size() < kEnvelopeMaxText ? text.size() : kEnvelopeMaxText;
+  const size_t n = keptLength(text);
   out.push_back(static_cast<char>(n));
   out.append(text, 0, n);
 }
