@@ -26,7 +26,8 @@ class RoomActor {
     history::OffsetMerger<std::shared_ptr<RoomMessage>> order{0, true};
     std::string epoch;
     bool synced = false;
-    bool reading = false;  // a read for a gap is in flight
+    bool reading = false;    // a read for a gap is in flight
+    bool readAgain = false;  // the bus said it may have missed messages during that read
   };
 
   RoomActor(std::string id, size_t loopCount, const config::RoomPolicy& policy);

@@ -109,17 +109,23 @@ void RoomHub::publish(const std::string& roomId, int loop, bus::BusMessage&& mes
   const config::RoomPolicy& rules = policy != nullptr ? *policy : policyFor(roomId);
   if (rules.keepsHistory() && msg->kind == bus::MessageKind::kMessage && storage_ != nullptr) {
     // Numbered by the store and delivered when the bus brings it back, here too.
-    // A refusal is counted here for every publisher (a raw member and the server API cannot be
-    // told; a v2 publisher also gets its 503 through `done`).
-    storage_->append(std::move(msg), limitsOf(rules),
-                     [this, loop, done = std::move(done)](bus::AppendResult result) {
-                       if (!done && result.error.empty()) return;
-                       loops_[loop]->post([this, loop, done, result = std::move(result)]() mutable {
-                         if (!result.error.empty() && metrics_)
-                           metrics_->loop(loop).dropped(metrics::DropReason::kBusDown);
-                         if (done) done(std::move(result));
-                       });
-                     });
+    // Sent from the room's home loop, after whatever that loop asked the store before: the
+    // node view's first read (at the first member's join) and every join's read then precede
+    // the appends of members who joined before them, so no such message falls before a view's
+    // starting point. A refusal is counted here for every publisher (a raw member and the
+    // server API cannot be told; a v2 publisher also gets its 503 through `done`).
+    loops_[homeOf(roomId)]->post([this, loop, msg = std::move(msg), limits = limitsOf(rules),
+                                  done = std::move(done)]() mutable {
+      storage_->append(
+          std::move(msg), limits, [this, loop, done = std::move(done)](bus::AppendResult result) {
+            if (!done && result.error.empty()) return;
+            loops_[loop]->post([this, loop, done, result = std::move(result)]() mutable {
+              if (!result.error.empty() && metrics_)
+                metrics_->loop(loop).dropped(metrics::DropReason::kBusDown);
+              if (done) done(std::move(result));
+            });
+          });
+    });
     return;
   }
   // Local-first: the local members get it now, the other nodes through the bus.
@@ -228,6 +234,22 @@ void RoomHub::admitStored(int home, RoomActor& actor, std::shared_ptr<RoomMessag
   }
 }
 
+// Home loop thread: the bus may have missed messages of the room (its subscription took effect
+// only now, or again after a loss): a room with history reads what it has after the last one
+// delivered, so a quiet room does not wait for its next message to notice.
+void RoomHub::resyncView(int home, const std::string& roomId) {
+  auto& actors = perLoop_[home].actors;
+  auto it = actors.find(roomId);
+  if (it == actors.end() || it->second->stream() == nullptr) return;
+  RoomActor& actor = *it->second;
+  RoomActor::StreamView& view = *actor.stream();
+  if (view.reading) {
+    view.readAgain = true;
+    return;
+  }
+  if (view.synced) readForView(home, actor);  // the first read is still to come otherwise
+}
+
 // Home loop thread: one read at a time per room. The first one only learns where the stream
 // stands (its top); later ones fetch what a hole in the live stream lost.
 void RoomHub::readForView(int home, RoomActor& actor) {
@@ -290,7 +312,10 @@ void RoomHub::onViewRead(int home, const std::string& roomId, bus::StreamRead re
     logger().warning("room %s: %Lu messages were no longer in the store", roomId,
                      static_cast<unsigned long long>(lost));
   }
-  if (readAgain) readForView(home, actor);
+  if (readAgain || view.readAgain) {
+    view.readAgain = false;
+    readForView(home, actor);
+  }
 }
 
 // Home loop thread: the frames this node's members need, encoded once, then one task per loop
@@ -326,6 +351,11 @@ void RoomHub::deliverLocal(int loop, const std::string& roomId, const RoomMessag
 // Bus thread: drop our own unnumbered messages (already delivered locally) and hand the rest to
 // the room's home loop.
 void RoomHub::onBusMessage(const bus::BusMessagePtr& msg, const std::string& roomId) {
+  if (msg->kind == bus::MessageKind::kResync) {
+    const int home = homeOf(roomId);
+    loops_[home]->post([this, home, roomId] { resyncView(home, roomId); });
+    return;
+  }
   if (msg->offset == 0 && msg->origin == nodeId_) return;
   auto room = std::make_shared<RoomMessage>();
   room->bus = msg;

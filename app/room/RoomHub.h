@@ -104,6 +104,7 @@ class RoomHub {
                     Path path);
   void admitStored(int home, RoomActor& actor, std::shared_ptr<RoomMessage> msg);
   void readForView(int home, RoomActor& actor);
+  void resyncView(int home, const std::string& roomId);
   void onViewRead(int home, const std::string& roomId, bus::StreamRead read);
   void fanOut(int home, RoomActor& actor, std::shared_ptr<RoomMessage> msg, Path path);
   // A member loop's thread:

@@ -394,7 +394,24 @@ void RedisBus::onSubscriptionReply(redisAsyncContext*, void* reply, void* privda
     const std::string glob(r->element[1]->str, r->element[1]->len);
     self->dispatch({r->element[2]->str, r->element[2]->len},
                    {r->element[3]->str, r->element[3]->len}, glob.c_str());
+  } else if (kind == "subscribe" && r->element[1]->type == REDIS_REPLY_STRING) {
+    self->resync({r->element[1]->str, r->element[1]->len});
   }
+}
+
+// SUBSCRIBE confirmed (the first time, or again after a reconnect): what was published on the
+// channel before it took effect never reached us. The subscribers hear so (MessageKind::kResync)
+// and read the stream if they keep one.
+void RedisBus::resync(std::string_view channel) {
+  const std::string_view subject = names_->subject(channel);
+  if (subject.empty() || !isValidSubject(subject)) return;
+  auto msg = std::make_shared<BusMessage>();
+  msg->subject.assign(subject);
+  msg->kind = MessageKind::kResync;
+  const BusMessagePtr shared = std::move(msg);
+  std::lock_guard lock(subscriptionsMutex_);
+  subscriptions_.forEachExact(shared->subject,
+                              [&shared](const SubscriptionTable::Entry& e) { e.handler(shared); });
 }
 
 // A message from Redis: decoded once, handed to each subscription that Redis subscription

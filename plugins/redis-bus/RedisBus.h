@@ -135,6 +135,7 @@ class RedisBus : public Bus, private Storage {
   void connectBoth();
   void setStatus(bool up, const std::string& reason);
   void dispatch(std::string_view channel, std::string_view payload, const char* glob);
+  void resync(std::string_view channel);
   static void onPublishReply(redisAsyncContext* context, void* reply, void* privdata);
   static void onSubscriptionReply(redisAsyncContext* context, void* reply, void* privdata);
   uint64_t nowMs() const;

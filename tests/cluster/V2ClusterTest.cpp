@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <set>
 #include <string>
@@ -129,6 +130,36 @@ TEST_F(V2Cluster, a_client_that_drops_recovers_what_another_node_published_meanw
   const MetricsScrape metrics(nodes_[0]->port());
   EXPECT_EQ(metrics.value("heimdallr_recoveries_total{result=\"recovered\"}"), 1);
   EXPECT_EQ(metrics.value("heimdallr_recoveries_total{result=\"not_recovered\"}"), 0);
+}
+
+TEST_F(V2Cluster, what_was_published_while_a_nodes_subscription_was_away_arrives_without_waiting) {
+  startNodes(2);
+  V2TestClient reader(nodes_[0]->port(), "reader");
+  V2TestClient writer(nodes_[1]->port(), "writer");
+  ASSERT_TRUE(join(reader, "quiet"));
+  ASSERT_TRUE(join(writer, "quiet"));
+  EXPECT_EQ(publish(writer, "quiet", "1"), 1u);
+  ASSERT_EQ(offsetsOf(reader.messages("quiet", 1)), range(1, 1));
+  // node1 is frozen while Redis drops every subscriber connection: node2 reconnects and
+  // publishes while node1 cannot be subscribed. Then node1 wakes, reconnects and resubscribes,
+  // and nothing else is published: the quiet room must not wait for a next message to reveal
+  // the hole (the resubscription's resync reads it from the store).
+  nodes_[0]->signal(SIGSTOP);
+  ASSERT_EQ(0, std::system(("redis-cli -p " + std::to_string(redis_->port()) +
+                            " CLIENT KILL TYPE pubsub > /dev/null")
+                               .c_str()));
+  std::vector<uint64_t> offsets;
+  for (int attempt = 0; attempt < 100 && offsets.size() < 2; ++attempt) {
+    Json ok = writer.call("publish", "{\"room\":\"quiet\",\"data\":2}");
+    if (ok) {
+      offsets.push_back(ok->getValue<uint64_t>("offset"));
+    } else {
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  nodes_[0]->signal(SIGCONT);
+  ASSERT_EQ(offsets, range(2, 3));
+  EXPECT_EQ(offsetsOf(reader.messages("quiet", 2)), range(2, 3));
 }
 
 TEST_F(V2Cluster, a_gap_larger_than_history_is_not_recovered) {

@@ -170,6 +170,10 @@ TEST_F(RedisBusTest, survives_sigkill_resubscribes_on_restart_and_never_duplicat
   ASSERT_TRUE(waitUntil([&] { return bus.status().up; }, 5s)) << bus.status().reason;
   ASSERT_TRUE(probeUntilHeard(bus, "room.9", exact));
   ASSERT_TRUE(probeUntilHeard(bus, "stats.node-b", wildcard));
+  // The exact subscription heard when it took effect, and again after the resubscription
+  // (MessageKind::kResync: what came meanwhile may be missing); patterns are not streams.
+  EXPECT_TRUE(exact.waitForResyncs(2)) << exact.resyncs();
+  EXPECT_EQ(0u, wildcard.resyncs());
   const auto recovery = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - restarted);
   std::cout << "[ redis ] delivery resumed " << recovery.count() << " ms after restart"

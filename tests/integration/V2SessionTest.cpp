@@ -33,8 +33,8 @@ TEST(V2Session, a_room_left_and_joined_again_gets_the_answer_of_its_own_join) {
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(writer.call("publish", "{\"room\":\"r\",\"data\":1}"));
 
   V2TestClient client(server.port(), "c");
-  // Join, leave and join again in one write: the first join's store answer comes back after the
-  // second join exists, and must not answer it.
+  // Join, leave and join again back to back (usually one read on the server): the first join's
+  // store answer comes back after the second join exists, and must not answer it.
   const uint64_t base = 100;
   const std::string since = "{\"offset\":1,\"epoch\":\"" + epoch + "\"}";
   for (const std::string& f :
@@ -44,8 +44,10 @@ TEST(V2Session, a_room_left_and_joined_again_gets_the_answer_of_its_own_join) {
   }
   Json firstJoin = client.reply(base);
   ASSERT_TRUE(firstJoin);
-  ASSERT_TRUE(firstJoin->has("error"));
-  EXPECT_EQ(firstJoin->getObject("error")->getValue<int>("code"), 409);
+  // Usually 409 (left before its read came back); ok only if the server read the frames apart.
+  if (firstJoin->has("error")) {
+    EXPECT_EQ(firstJoin->getObject("error")->getValue<int>("code"), 409);
+  }
   ASSERT_TRUE(client.reply(base + 1));
   Json second = client.reply(base + 2);
   ASSERT_TRUE(second && second->has("ok"));

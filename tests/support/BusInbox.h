@@ -10,16 +10,29 @@
 
 namespace heimdallr::test {
 
-/// Collects what a bus subscription receives (on the bus thread) for the test thread to inspect.
-/// Thread-safe.
+/// Collects what a bus subscription receives (on the bus thread) for the test thread to inspect:
+/// its messages, and apart from them how often the plugin said it may have missed some
+/// (MessageKind::kResync). Thread-safe.
 class BusInbox {
  public:
   bus::MessageHandler handler() {
     return [this](const bus::BusMessagePtr& msg) {
       std::lock_guard lock(mutex_);
-      messages_.push_back(msg);
+      if (msg->kind == bus::MessageKind::kResync) {
+        ++resyncs_;
+      } else {
+        messages_.push_back(msg);
+      }
       changed_.notify_all();
     };
+  }
+  bool waitForResyncs(size_t count, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return resyncs_ >= count; });
+  }
+  size_t resyncs() {
+    std::lock_guard lock(mutex_);
+    return resyncs_;
   }
   bool waitFor(size_t count, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     std::unique_lock lock(mutex_);
@@ -38,6 +51,7 @@ class BusInbox {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<bus::BusMessagePtr> messages_;
+  size_t resyncs_ = 0;
 };
 
 inline bus::BusMessagePtr busMessage(const std::string& subject, const std::string& payload,

@@ -21,6 +21,12 @@ enum class MessageKind : uint8_t {
   kMessage = 0,  ///< a member's (or the server API's) message
   kJoin = 1,     ///< presence: `payload` is the member who joined, as JSON
   kLeave = 2,    ///< presence: `payload` is the member who left, as JSON
+  /// Never on the wire: a plugin hands it to a subscription when that subscription took effect,
+  /// or took effect again after a loss (Redis: each SUBSCRIBE confirmed, reconnects included).
+  /// What was published on the subject before may not have reached the subscriber; the host then
+  /// reads the subject's stream to fill the hole. Plugins that never lose messages need not send
+  /// it.
+  kResync = 3,
 };
 
 /// One message on the bus. Immutable once published and shared by reference count, so a plugin
