@@ -52,9 +52,7 @@ void RoomHub::join(RoomMember& member, const bus::ReadRequest* read, ReadDone on
   if (read != nullptr && storage_ != nullptr) {
     readTask = [this, loop, subject = roomSubject(member.roomId()), request = *read,
                 onRead = std::move(onRead)]() mutable {
-      storage_->read(subject, request, [this, loop, onRead = std::move(onRead)](bus::StreamRead r) {
-        loops_[loop]->post([onRead, r = std::move(r)]() mutable { onRead(std::move(r)); });
-      });
+      storage_->read(subject, request, onLoop(loop, std::move(onRead)));
     };
   }
   loops_[home]->post([this, home, roomId = member.roomId(), loop, format = member.format(),
@@ -143,19 +141,12 @@ void RoomHub::publish(const std::string& roomId, int loop, bus::BusMessage&& mes
 // Caller's loop thread.
 void RoomHub::read(const std::string& roomId, int loop, const bus::ReadRequest& request,
                    ReadDone done) {
-  storage_->read(roomSubject(roomId), request,
-                 [this, loop, done = std::move(done)](bus::StreamRead result) {
-                   loops_[loop]->post(
-                       [done, result = std::move(result)]() mutable { done(std::move(result)); });
-                 });
+  storage_->read(roomSubject(roomId), request, onLoop(loop, std::move(done)));
 }
 
 // Caller's loop thread.
 void RoomHub::presence(const std::string& roomId, int loop, PresenceDone done) {
-  storage_->presenceList(roomSubject(roomId), [this, loop,
-                                               done = std::move(done)](bus::PresenceList result) {
-    loops_[loop]->post([done, result = std::move(result)]() mutable { done(std::move(result)); });
-  });
+  storage_->presenceList(roomSubject(roomId), onLoop(loop, std::move(done)));
 }
 
 // Home loop thread.

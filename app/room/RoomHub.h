@@ -64,7 +64,7 @@ class RoomHub {
   void join(RoomMember& member, const bus::ReadRequest* read, ReadDone onRead);
   void leave(RoomMember& member);
 
-  /// A raw member's message, as it came, in a room without history (`policy` is its room's).
+  /// A raw member's message, as it came (`policy` is its room's).
   void publish(RoomMember& sender, const config::RoomPolicy& policy, ws::Opcode opcode,
                std::string&& payload, const std::string& senderClient,
                const std::string& senderUser);
@@ -97,6 +97,13 @@ class RoomHub {
   enum class Path { kLocal, kBus };
 
   int homeOf(const std::string& roomId) const;
+  /// A Storage callback (plugin thread) that hands its result to `done` on loop `loop`.
+  template <typename Result>
+  std::function<void(Result)> onLoop(int loop, std::function<void(Result)> done) {
+    return [this, loop, done = std::move(done)](Result result) {
+      loops_[loop]->post([done, result = std::move(result)]() mutable { done(std::move(result)); });
+    };
+  }
   // Home loop thread:
   void actorJoined(int home, const std::string& roomId, int memberLoop, MemberFormat format);
   void actorLeft(int home, const std::string& roomId, int memberLoop, MemberFormat format);

@@ -67,19 +67,10 @@ void RawRelay::onMessage(Opcode opcode, std::string&& payload) {
   if (clientId_.empty()) clientId_ = session_.clientId();
   const auth::SessionIdentity* identity = session_.identity();
   static const std::string kAnonymous;
-  if (!policy_.keepsHistory()) {
-    context.hub.publish(*this, policy_, opcode, std::move(payload), clientId_,
-                        identity ? identity->user : kAnonymous);
-    return;
-  }
-  // Numbered by the store; a refusal cannot be answered in this protocol: RoomHub counts it.
-  bus::BusMessage msg;
-  msg.payload = std::move(payload);
-  msg.flags = opcode == Opcode::kBinary ? bus::BusMessage::kFlagBinary : 0;
-  msg.senderClient = clientId_;
-  msg.senderUser = identity ? identity->user : kAnonymous;
-  context.hub.publish(roomId_, loopIndex(), std::move(msg), metrics::PublishSource::kClient, {},
-                      &policy_);
+  // In a room with history the store numbers it; a refusal cannot be answered in this
+  // protocol, and RoomHub counts it.
+  context.hub.publish(*this, policy_, opcode, std::move(payload), clientId_,
+                      identity ? identity->user : kAnonymous);
 }
 
 // End of a loop iteration, outside any fan-out: safe to leave the room's member list.
